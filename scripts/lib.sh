@@ -1,0 +1,23 @@
+# Shared helpers for scripts/run, scripts/test and .ci/run. Sourced, not executed.
+
+# Run a command as root: directly when we are root, else through sudo.
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# redis-server is needed by the service (run) and by the tests. Install it from the OS packages
+# when it is missing.
+ensure_redis() {
+  command -v redis-server >/dev/null 2>&1 && return 0
+  echo "redis-server not found; installing it from the OS packages..." >&2
+  if command -v apt-get >/dev/null 2>&1; then
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq redis-server >/dev/null
+  elif command -v brew >/dev/null 2>&1; then
+    brew install redis
+  else
+    echo "cannot install redis-server here: install Redis 6.2 or newer and put redis-server on PATH" >&2
+    return 1
+  fi
+  command -v redis-server >/dev/null 2>&1
+}

@@ -1,0 +1,91 @@
+//! The application: built once from a config by both `main` and the tests.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::auth::ApiAuth;
+use crate::config::Config;
+use crate::directory::ResponderDirectory;
+use crate::http::{self, AppState};
+use crate::incidents::IncidentStore;
+use crate::metrics::Metrics;
+use crate::store::Store;
+use crate::webhooks::intake::Intake;
+
+/// A running service: its bound address and a way to stop it.
+pub struct App {
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    server: JoinHandle<std::io::Result<()>>,
+}
+
+/// Stops a running [`App`] gracefully (in-flight requests finish).
+#[derive(Clone)]
+pub struct ShutdownHandle(watch::Sender<bool>);
+
+impl ShutdownHandle {
+    pub fn shutdown(&self) {
+        let _ = self.0.send(true);
+    }
+}
+
+impl AppState {
+    /// Wire every part together from a validated config. Connects to Redis lazily.
+    pub fn build(config: Config) -> anyhow::Result<AppState> {
+        let store = Store::connect(&config.redis)?;
+        let incidents = IncidentStore::new(store.clone(), config.redis.dedupe_ttl.into());
+        let directory = Arc::new(ResponderDirectory::new(&config.responders));
+        let intake = Arc::new(Intake::new(&config.sources, incidents.clone(), directory));
+        let api_auth = Arc::new(ApiAuth::new(&config.auth.tokens));
+        Ok(AppState {
+            config: Arc::new(config),
+            store,
+            incidents,
+            intake,
+            api_auth,
+            metrics: Arc::new(Metrics::new()),
+        })
+    }
+}
+
+impl App {
+    /// Bind the listener (port 0 picks a free one) and start serving.
+    pub async fn build(config: Config) -> anyhow::Result<App> {
+        let listener = TcpListener::bind(config.server.listen).await.map_err(|e| {
+            anyhow::anyhow!(
+                "cannot listen on {} ({e}); pick a free address in [server] listen or BREAKGLASS_LISTEN",
+                config.server.listen
+            )
+        })?;
+        let addr = listener.local_addr()?;
+        let state = AppState::build(config)?;
+        let (stop, mut stopped) = watch::channel(false);
+        let service = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, service)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                })
+                .await
+        });
+        Ok(App { addr, stop, server })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle(self.stop.clone())
+    }
+
+    /// Wait until the server stops (after a shutdown request).
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.server.await??;
+        Ok(())
+    }
+}

@@ -1,0 +1,249 @@
+//! Whole-config validation: everything a single field's type cannot check on its own.
+
+use std::collections::HashSet;
+
+use super::{Config, ConfigError, SourceSection};
+
+type Result = std::result::Result<(), ConfigError>;
+
+impl Config {
+    pub(super) fn validate(&self) -> Result {
+        self.validate_server()?;
+        self.validate_redis()?;
+        self.validate_sources()?;
+        self.validate_auth()?;
+        self.validate_responders()?;
+        self.validate_roles()
+    }
+
+    fn validate_server(&self) -> Result {
+        let limit = self.server.body_limit_bytes;
+        if limit == 0 || limit > 16 * 1024 * 1024 {
+            return Err(ConfigError::new(
+                "server.body_limit_bytes",
+                "must be between 1 and 16777216 (16 MiB); the default is 262144",
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_redis(&self) -> Result {
+        let prefix = &self.redis.prefix;
+        if prefix.is_empty()
+            || prefix.len() > 64
+            || !prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
+        {
+            return Err(ConfigError::new(
+                "redis.prefix",
+                "use 1 to 64 letters, digits, `-`, `_`, `.` or `:` (no braces: they pick Cluster slots)",
+            ));
+        }
+        if redis::Client::open(self.redis.url.expose()).is_err() {
+            return Err(ConfigError::new(
+                "redis.url",
+                "not a Redis URL; write it like redis://host:6379 or rediss://user:pass@host:6380/0",
+            ));
+        }
+        if self.redis.timeout.0.is_zero() {
+            return Err(ConfigError::new(
+                "redis.timeout",
+                "must be more than 0, like \"2s\"",
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_sources(&self) -> Result {
+        let s = &self.sources;
+        for (name, section, signed) in [
+            ("pagerduty", &s.pagerduty, true),
+            ("grafana_incident", &s.grafana_incident, true),
+            ("opsgenie", &s.opsgenie, false),
+            ("grafana_oncall", &s.grafana_oncall, false),
+        ] {
+            if let Some(section) = section {
+                validate_source(name, section, signed)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_auth(&self) -> Result {
+        let mut seen = HashSet::new();
+        for (i, token) in self.auth.tokens.iter().enumerate() {
+            let key = |field: &str| format!("auth.tokens[{i}].{field}");
+            if token.sha256.len() != 64 || hex::decode(&token.sha256).is_err() {
+                return Err(ConfigError::new(
+                    key("sha256"),
+                    "must be 64 hex characters: the SHA-256 of the token, e.g. `printf %s \"$TOKEN\" | sha256sum`",
+                ));
+            }
+            if !seen.insert(token.sha256.to_ascii_lowercase()) {
+                return Err(ConfigError::new(
+                    key("sha256"),
+                    "the same token is listed twice; give each token one entry",
+                ));
+            }
+            if token.subject.trim().is_empty() {
+                return Err(ConfigError::new(
+                    key("subject"),
+                    "name who the token belongs to: a responder's email or an operator name",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_responders(&self) -> Result {
+        let mut emails = HashSet::new();
+        let mut tool_ids = HashSet::new();
+        for (i, r) in self.responders.iter().enumerate() {
+            let key = |field: &str| format!("responders[{i}].{field}");
+            let email = r.email.trim();
+            if !looks_like_email(email) {
+                return Err(ConfigError::new(
+                    key("email"),
+                    "must be an email address like alice@example.com",
+                ));
+            }
+            if !emails.insert(email.to_ascii_lowercase()) {
+                return Err(ConfigError::new(
+                    key("email"),
+                    format!("duplicate responder `{email}`; merge the two entries into one"),
+                ));
+            }
+            if let Some(arn) = &r.aws_principal {
+                if !is_iam_principal_arn(arn) {
+                    return Err(ConfigError::new(
+                        key("aws_principal"),
+                        "must be an IAM user or role ARN like arn:aws:iam::123456789012:user/alice",
+                    ));
+                }
+            }
+            for (tool, id) in [
+                ("pagerduty", &r.pagerduty),
+                ("opsgenie", &r.opsgenie),
+                ("grafana_oncall", &r.grafana_oncall),
+                ("grafana_incident", &r.grafana_incident),
+            ] {
+                if let Some(id) = id {
+                    if id.trim().is_empty() || !tool_ids.insert((tool, id.to_ascii_lowercase())) {
+                        return Err(ConfigError::new(
+                            key(tool),
+                            format!("`{id}` is empty or already belongs to another responder; each tool id maps to one person"),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_roles(&self) -> Result {
+        let mut names = HashSet::new();
+        for (i, role) in self.roles.iter().enumerate() {
+            let key = |field: &str| format!("roles[{i}].{field}");
+            let name_ok = !role.name.is_empty()
+                && role.name.len() <= 64
+                && role
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !name_ok {
+                return Err(ConfigError::new(
+                    key("name"),
+                    "use 1 to 64 letters, digits, `-` or `_`",
+                ));
+            }
+            if !names.insert(role.name.as_str()) {
+                return Err(ConfigError::new(
+                    key("name"),
+                    format!("role `{}` is defined twice; rename or merge one", role.name),
+                ));
+            }
+            if role.max_duration.0.as_secs() < 1 {
+                return Err(ConfigError::new(
+                    key("max_duration"),
+                    "must be at least 1 second, like \"1h\"",
+                ));
+            }
+            if role.approval != "auto" && role.approval != "peer" {
+                return Err(ConfigError::new(
+                    key("approval"),
+                    "must be \"auto\" or \"peer\"",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn validate_source(name: &str, section: &SourceSection, signed: bool) -> Result {
+    let key = |field: &str| format!("sources.{name}.{field}");
+    if signed {
+        if section.secrets.is_empty() {
+            return Err(ConfigError::new(
+                key("secrets"),
+                "give at least one webhook signing secret (literal, { env = \"VAR\" } or { file = \"path\" })",
+            ));
+        }
+        if !section.tokens.is_empty() {
+            return Err(ConfigError::new(
+                key("tokens"),
+                "this source signs its webhooks; use `secrets`, not `tokens`",
+            ));
+        }
+    } else {
+        if section.tokens.is_empty() {
+            return Err(ConfigError::new(
+                key("tokens"),
+                "give at least one shared token (literal, { env = \"VAR\" } or { file = \"path\" })",
+            ));
+        }
+        if !section.secrets.is_empty() {
+            return Err(ConfigError::new(
+                key("secrets"),
+                "this source cannot sign webhooks; use `tokens`, not `secrets`",
+            ));
+        }
+    }
+    if section.rate_per_second == 0 || section.rate_burst == 0 {
+        return Err(ConfigError::new(
+            key("rate_per_second"),
+            "rate_per_second and rate_burst must both be at least 1",
+        ));
+    }
+    if name != "grafana_incident" && section.observers_are_responders {
+        return Err(ConfigError::new(
+            key("observers_are_responders"),
+            "only Grafana Incident has observers; remove this key",
+        ));
+    }
+    Ok(())
+}
+
+fn looks_like_email(s: &str) -> bool {
+    matches!(s.split_once('@'), Some((user, domain)) if !user.is_empty() && domain.contains('.') && !s.contains(char::is_whitespace))
+}
+
+/// `arn:<partition>:iam::<12-digit account>:user/<path+name>`, `...:role/...` or `...:root`.
+pub fn is_iam_principal_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [scheme, partition, service, region, account, resource] = parts[..] else {
+        return false;
+    };
+    scheme == "arn"
+        && partition.starts_with("aws")
+        && service == "iam"
+        && region.is_empty()
+        && account.len() == 12
+        && account.chars().all(|c| c.is_ascii_digit())
+        && (resource == "root"
+            || ["user/", "role/"].iter().any(|p| {
+                resource
+                    .strip_prefix(p)
+                    .is_some_and(|rest| !rest.is_empty() && !rest.contains(char::is_whitespace))
+            }))
+}

@@ -1,0 +1,41 @@
+-- Apply one incident event atomically: de-duplicate, compare-and-set the incident, index it,
+-- remember the delivery, and append the audit event. All keys share the incident's shard tag.
+--
+-- KEYS[1] incident hash   KEYS[2] open index (zset)   KEYS[3] all index (zset)
+-- KEYS[4] audit stream    KEYS[5..] delivery (dedupe) keys
+-- ARGV[1] expected version ("0" for a new incident)   ARGV[2] new state JSON
+-- ARGV[3] new status      ARGV[4] incident id          ARGV[5] opened_at score (ms)
+-- ARGV[6] dedupe TTL (s)  ARGV[7] audit type           ARGV[8] audit time (RFC 3339)
+-- ARGV[9] audit data JSON
+--
+-- Returns {"duplicate"}, {"conflict"} (someone else wrote first: re-read and retry) or
+-- {"applied", new_version}.
+
+for i = 5, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    return {'duplicate'}
+  end
+end
+
+local version = redis.call('HGET', KEYS[1], 'version') or '0'
+if version ~= ARGV[1] then
+  return {'conflict'}
+end
+
+local next_version = tonumber(version) + 1
+redis.call('HSET', KEYS[1], 'state', ARGV[2], 'version', next_version, 'status', ARGV[3])
+
+if ARGV[3] == 'resolved' then
+  redis.call('ZREM', KEYS[2], ARGV[4])
+else
+  redis.call('ZADD', KEYS[2], ARGV[5], ARGV[4])
+end
+redis.call('ZADD', KEYS[3], ARGV[5], ARGV[4])
+
+for i = 5, #KEYS do
+  redis.call('SET', KEYS[i], '1', 'EX', ARGV[6])
+end
+
+redis.call('XADD', KEYS[4], '*', 'type', ARGV[7], 'incident', ARGV[4], 'at', ARGV[8], 'data', ARGV[9])
+
+return {'applied', next_version}

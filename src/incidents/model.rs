@@ -1,0 +1,322 @@
+//! The normalized incident model shared by every source adapter and by the store.
+//!
+//! Adapters turn provider payloads into [`IncidentEvent`]s; the pure state machine in
+//! [`super::state`] folds events into an [`Incident`]; the store persists the result.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// An incident tool that may send webhooks. A closed set: adding a source is a code change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Source {
+    Pagerduty,
+    Opsgenie,
+    GrafanaOncall,
+    GrafanaIncident,
+}
+
+impl Source {
+    pub const ALL: [Source; 4] = [
+        Source::Pagerduty,
+        Source::Opsgenie,
+        Source::GrafanaOncall,
+        Source::GrafanaIncident,
+    ];
+
+    /// The name used in incident ids, URLs and metrics labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Pagerduty => "pagerduty",
+            Source::Opsgenie => "opsgenie",
+            Source::GrafanaOncall => "grafana-oncall",
+            Source::GrafanaIncident => "grafana-incident",
+        }
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Source {
+    type Err = UnknownSource;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Source::ALL
+            .into_iter()
+            .find(|src| src.as_str() == s)
+            .ok_or(UnknownSource)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("unknown incident source")]
+pub struct UnknownSource;
+
+/// `<source>:<native id>`, the one id every part of breakglass uses for an incident.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct IncidentId {
+    source: Source,
+    native: String,
+}
+
+/// Longest native id accepted; real ids are far shorter, and the bound keeps keys small.
+const MAX_NATIVE_ID_LEN: usize = 200;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum InvalidIncidentId {
+    #[error("an incident id looks like `<source>:<native id>`, for example `pagerduty:PFQZPSY`")]
+    Shape,
+    #[error("`{0}` is not a source; use pagerduty, opsgenie, grafana-oncall or grafana-incident")]
+    Source(String),
+    #[error("the native id must be 1 to 200 printable characters without spaces")]
+    Native,
+}
+
+impl IncidentId {
+    pub fn new(source: Source, native: &str) -> Result<Self, InvalidIncidentId> {
+        let ok = !native.is_empty()
+            && native.len() <= MAX_NATIVE_ID_LEN
+            && native.chars().all(|c| c.is_ascii_graphic());
+        if !ok {
+            return Err(InvalidIncidentId::Native);
+        }
+        Ok(Self {
+            source,
+            native: native.to_owned(),
+        })
+    }
+
+    pub fn source(&self) -> Source {
+        self.source
+    }
+
+    pub fn native(&self) -> &str {
+        &self.native
+    }
+}
+
+impl FromStr for IncidentId {
+    type Err = InvalidIncidentId;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (src, native) = s.split_once(':').ok_or(InvalidIncidentId::Shape)?;
+        let source = src
+            .parse::<Source>()
+            .map_err(|_| InvalidIncidentId::Source(src.chars().take(40).collect()))?;
+        IncidentId::new(source, native)
+    }
+}
+
+impl TryFrom<String> for IncidentId {
+    type Error = InvalidIncidentId;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<IncidentId> for String {
+    fn from(id: IncidentId) -> String {
+        id.to_string()
+    }
+}
+
+impl fmt::Display for IncidentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.source, self.native)
+    }
+}
+
+/// Lifecycle of an incident as breakglass sees it. PagerDuty's `triggered`, Opsgenie's open alert,
+/// OnCall's `firing` and Grafana Incident's `active` all map to `Open`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Open,
+    Acknowledged,
+    Resolved,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Open => "open",
+            Status::Acknowledged => "acknowledged",
+            Status::Resolved => "resolved",
+        }
+    }
+}
+
+/// A person as an incident tool names them. `id` is the tool's own stable id; the other fields
+/// help match the person against the `[[responders]]` directory.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ToolUser {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+impl ToolUser {
+    pub fn by_id(id: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            ..Self::default()
+        }
+    }
+}
+
+/// Why someone counts as a responder. A person may hold several reasons; they stop being a
+/// responder when the last one goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// Assigned by the tool (PagerDuty assignees, Grafana Incident role assignments).
+    Assignee,
+    /// Acknowledged the incident.
+    Acknowledger,
+    /// Owns the alert (Opsgenie).
+    Owner,
+    /// Explicitly added as a responder or recipient.
+    Responder,
+    /// Notified or about to be notified by the tool's escalation (Grafana OnCall).
+    Notified,
+}
+
+/// A change to the set of people holding one [`Reason`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "op", content = "users")]
+pub enum PeopleChange {
+    /// The event carries the complete set for this reason (a reassignment): it replaces the old one.
+    Replace(Vec<ToolUser>),
+    /// The event adds people.
+    Add(Vec<ToolUser>),
+    /// The event removes people (matched by tool id).
+    Remove(Vec<ToolUser>),
+}
+
+/// How an event may move the lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transition {
+    /// The event creates the incident, or explicitly reopens it: it may move a resolved incident
+    /// back to open.
+    Opens,
+    /// Any other event: it may never move a resolved incident back to open.
+    Updates,
+}
+
+/// One normalized event from an incident tool, the only thing adapters hand to the state machine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentEvent {
+    pub incident: IncidentId,
+    /// The provider's own name for what happened (`incident.acknowledged`, `Close`, ...).
+    pub kind: String,
+    /// When the provider says the event happened; orders out-of-order deliveries.
+    pub occurred_at: DateTime<Utc>,
+    /// Keys that identify this delivery; any one already seen makes it a duplicate.
+    pub dedupe_keys: Vec<String>,
+    pub transition: Transition,
+    pub status: Option<Status>,
+    pub title: Option<String>,
+    pub service: Option<String>,
+    pub teams: Option<Vec<String>>,
+    pub priority: Option<String>,
+    pub link: Option<String>,
+    /// The incident's own start and end, where the tool states them.
+    pub opened_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub people: Vec<(Reason, PeopleChange)>,
+}
+
+impl IncidentEvent {
+    /// An event that carries nothing yet; adapters fill in what their payload has.
+    pub fn new(
+        incident: IncidentId,
+        kind: impl Into<String>,
+        occurred_at: DateTime<Utc>,
+        transition: Transition,
+    ) -> Self {
+        Self {
+            incident,
+            kind: kind.into(),
+            occurred_at,
+            dedupe_keys: Vec::new(),
+            transition,
+            status: None,
+            title: None,
+            service: None,
+            teams: None,
+            priority: None,
+            link: None,
+            opened_at: None,
+            resolved_at: None,
+            people: Vec::new(),
+        }
+    }
+}
+
+/// A responder on an incident. `email` is set only when the `[[responders]]` directory knows the
+/// person: an email in a payload is never trusted as identity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Responder {
+    pub tool_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub reasons: BTreeSet<Reason>,
+}
+
+/// The durable picture of one incident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Incident {
+    pub id: IncidentId,
+    pub source: Source,
+    pub status: Status,
+    pub title: Option<String>,
+    pub service: Option<String>,
+    pub teams: Vec<String>,
+    pub priority: Option<String>,
+    pub link: Option<String>,
+    pub opened_at: DateTime<Utc>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// Provider time of the newest event applied; older events never move the incident back.
+    pub last_event_at: DateTime<Utc>,
+    /// When breakglass last changed this record.
+    pub updated_at: DateTime<Utc>,
+    pub responders: Vec<Responder>,
+    /// Emails (or tool ids) of people who were responders once; they may still read the incident.
+    #[serde(default)]
+    pub former_responders: BTreeSet<String>,
+}
+
+impl Incident {
+    /// Whether `email` is a current responder.
+    pub fn is_responder(&self, email: &str) -> bool {
+        self.responders.iter().any(|r| {
+            r.email
+                .as_deref()
+                .is_some_and(|e| e.eq_ignore_ascii_case(email))
+        })
+    }
+
+    /// Whether `email` is or was a responder.
+    pub fn is_or_was_responder(&self, email: &str) -> bool {
+        self.is_responder(email)
+            || self
+                .former_responders
+                .iter()
+                .any(|e| e.eq_ignore_ascii_case(email))
+    }
+}

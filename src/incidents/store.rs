@@ -1,0 +1,215 @@
+//! Incident storage in Redis.
+//!
+//! Keys (owned here; `<s>` is the incident's shard, see [`crate::store`]):
+//! - `<prefix>:{<s>}:incident:<id>`: HASH `state` (the [`Incident`] as JSON), `version`
+//!   (compare-and-set counter), `status` (for scripts that must check it cheaply). No TTL.
+//! - `<prefix>:{<s>}:incidents:open`: ZSET of ids not resolved, scored by `opened_at` (ms).
+//! - `<prefix>:{<s>}:incidents:all`: ZSET of every id, scored by `opened_at` (ms).
+//! - `<prefix>:{<s>}:seen:<dedupe key>`: STRING, TTL `redis.dedupe_ttl`: a delivery already applied.
+//!
+//! Applying an event reads the incident, runs the pure state machine, and writes the result with
+//! `apply.lua` in one atomic step that fails if anyone wrote in between; then it re-reads and
+//! retries. The decision stays in Rust (testable without Redis), the atomicity in Redis.
+
+use chrono::{DateTime, Utc};
+use redis::AsyncCommands;
+
+use super::state::{self, Applied, Directory};
+use super::{Incident, IncidentEvent, IncidentId, Status};
+use crate::audit;
+use crate::store::{Store, StoreError, SHARDS};
+
+/// Attempts before a compare-and-set under heavy contention gives up (503, the tool retries).
+const MAX_ATTEMPTS: usize = 16;
+
+/// What applying an event did.
+#[derive(Debug)]
+pub enum ApplyOutcome {
+    Applied(Box<Applied>),
+    Duplicate,
+}
+
+/// Incident records in Redis.
+#[derive(Clone)]
+pub struct IncidentStore {
+    store: Store,
+    script: redis::Script,
+    dedupe_ttl_secs: u64,
+}
+
+/// Which incidents to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listing {
+    /// Not resolved (open or acknowledged).
+    Open,
+    All,
+}
+
+impl IncidentStore {
+    pub fn new(store: Store, dedupe_ttl: std::time::Duration) -> Self {
+        Self {
+            store,
+            script: redis::Script::new(include_str!("apply.lua")),
+            dedupe_ttl_secs: dedupe_ttl.as_secs().max(1),
+        }
+    }
+
+    fn incident_key(&self, id: &IncidentId) -> (u16, String) {
+        let id = id.to_string();
+        let shard = Store::shard_of(&id);
+        (shard, self.store.key(shard, &format!("incident:{id}")))
+    }
+
+    /// Apply one event atomically (de-duplicate, state machine, write, audit).
+    pub async fn apply(
+        &self,
+        event: &IncidentEvent,
+        directory: &dyn Directory,
+        request_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ApplyOutcome, StoreError> {
+        let (shard, key) = self.incident_key(&event.incident);
+        let seen: Vec<String> = event
+            .dedupe_keys
+            .iter()
+            .map(|k| self.store.key(shard, &format!("seen:{k}")))
+            .collect();
+        for _ in 0..MAX_ATTEMPTS {
+            let (current, version) = self.read(&key).await?;
+            let applied = state::apply(current.as_ref(), event, directory, now);
+            let incident = &applied.incident;
+            let state_json = serde_json::to_string(incident).map_err(|e| corrupt(&key, e))?;
+            let audit_event = audit::WebhookApplied {
+                incident: &event.incident,
+                source: event.incident.source().as_str(),
+                kind: &event.kind,
+                occurred_at: event.occurred_at,
+                received_at: now,
+                request_id,
+                status_before: applied.previous_status,
+                status_after: incident.status,
+                stale: applied.stale,
+                responders: incident
+                    .responders
+                    .iter()
+                    .map(|r| r.email.clone().unwrap_or_else(|| r.tool_id.clone()))
+                    .collect(),
+                removed_responders: &applied.removed_responders,
+                dedupe_keys: &event.dedupe_keys,
+            };
+            let audit_json = serde_json::to_string(&audit_event).map_err(|e| corrupt(&key, e))?;
+            let mut invocation = self.script.prepare_invoke();
+            invocation
+                .key(&key)
+                .key(self.store.key(shard, "incidents:open"))
+                .key(self.store.key(shard, "incidents:all"))
+                .key(audit::stream_key(&self.store, shard));
+            for k in &seen {
+                invocation.key(k);
+            }
+            invocation
+                .arg(version)
+                .arg(state_json)
+                .arg(incident.status.as_str())
+                .arg(event.incident.to_string())
+                .arg(incident.opened_at.timestamp_millis())
+                .arg(self.dedupe_ttl_secs)
+                .arg(audit::WebhookApplied::TYPE)
+                .arg(now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+                .arg(audit_json);
+            let mut conn = self.store.conn();
+            let reply: Vec<redis::Value> =
+                self.store.run(invocation.invoke_async(&mut conn)).await?;
+            match reply.first() {
+                Some(redis::Value::BulkString(b)) if b == b"applied" => {
+                    return Ok(ApplyOutcome::Applied(Box::new(applied)))
+                }
+                Some(redis::Value::BulkString(b)) if b == b"duplicate" => {
+                    return Ok(ApplyOutcome::Duplicate)
+                }
+                Some(redis::Value::BulkString(b)) if b == b"conflict" => continue,
+                other => {
+                    return Err(StoreError::Corrupt {
+                        key,
+                        reason: format!("unexpected script reply {other:?}"),
+                    })
+                }
+            }
+        }
+        Err(StoreError::Contended(key))
+    }
+
+    /// Read an incident and its compare-and-set version (0 if absent).
+    async fn read(&self, key: &str) -> Result<(Option<Incident>, u64), StoreError> {
+        let mut conn = self.store.conn();
+        let (state, version): (Option<String>, Option<u64>) = self
+            .store
+            .run(
+                redis::cmd("HMGET")
+                    .arg(key)
+                    .arg("state")
+                    .arg("version")
+                    .query_async(&mut conn),
+            )
+            .await?;
+        let incident = match state {
+            Some(json) => Some(serde_json::from_str(&json).map_err(|e| corrupt(key, e))?),
+            None => None,
+        };
+        Ok((incident, version.unwrap_or(0)))
+    }
+
+    /// One incident, if breakglass has heard of it.
+    pub async fn get(&self, id: &IncidentId) -> Result<Option<Incident>, StoreError> {
+        let (_, key) = self.incident_key(id);
+        Ok(self.read(&key).await?.0)
+    }
+
+    /// Incidents, newest first, up to `limit`, across every shard.
+    pub async fn list(&self, listing: Listing, limit: usize) -> Result<Vec<Incident>, StoreError> {
+        let index = match listing {
+            Listing::Open => "incidents:open",
+            Listing::All => "incidents:all",
+        };
+        let mut found: Vec<Incident> = Vec::new();
+        let mut conn = self.store.conn();
+        for shard in 0..SHARDS {
+            let ids: Vec<String> = self
+                .store
+                .run(conn.zrevrange(self.store.key(shard, index), 0, limit as isize - 1))
+                .await?;
+            if ids.is_empty() {
+                continue;
+            }
+            let mut pipe = redis::pipe();
+            for id in &ids {
+                pipe.hget(self.store.key(shard, &format!("incident:{id}")), "state");
+            }
+            let states: Vec<Option<String>> = self.store.run(pipe.query_async(&mut conn)).await?;
+            for (id, state) in ids.iter().zip(states) {
+                if let Some(json) = state {
+                    found.push(serde_json::from_str(&json).map_err(|e| corrupt(id, e))?);
+                }
+            }
+        }
+        found.sort_by_key(|i| std::cmp::Reverse(i.opened_at));
+        found.truncate(limit);
+        Ok(found)
+    }
+}
+
+impl Listing {
+    pub fn includes(self, status: Status) -> bool {
+        match self {
+            Listing::Open => status != Status::Resolved,
+            Listing::All => true,
+        }
+    }
+}
+
+fn corrupt(key: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt {
+        key: key.to_owned(),
+        reason: e.to_string(),
+    }
+}

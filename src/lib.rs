@@ -1,0 +1,23 @@
+//! breakglass: incident-driven break-glass access.
+//!
+//! Incident tools push signed webhooks ([`webhooks`]) that keep incident state in Redis
+//! ([`incidents`]); responders of open incidents get scoped, self-expiring AWS roles; every step
+//! lands in an audit trail ([`audit`]). [`App`] wires the parts together for `main` and the tests.
+#![forbid(unsafe_code)]
+
+mod app;
+pub mod audit;
+pub mod auth;
+pub mod config;
+pub mod directory;
+pub mod http;
+pub mod incidents;
+pub mod metrics;
+pub mod secret;
+pub mod store;
+pub mod telemetry;
+pub mod webhooks;
+
+pub use app::{App, ShutdownHandle};
+pub use config::Config;
+pub use http::AppState;

@@ -1,0 +1,92 @@
+//! The `breakglass` binary: parse the command line and hand over to the library.
+#![forbid(unsafe_code)]
+
+mod cli;
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use breakglass::{App, Config};
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match cli.command {
+        cli::Command::Serve { config } => {
+            breakglass::telemetry::init();
+            let config = match Config::load(&config) {
+                Ok(c) => c,
+                Err(e) => return fail(&format!("invalid config {}: {e}", config.display())),
+            };
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(r) => r,
+                Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
+            };
+            match runtime.block_on(serve(config)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(&format!("{e:#}")),
+            }
+        }
+        cli::Command::CheckConfig { config } => match Config::load(&config) {
+            Ok(_) => {
+                println!("{}: ok", config.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&format!("invalid config {}: {e}", config.display())),
+        },
+        cli::Command::HashToken => {
+            let mut token = String::new();
+            if let Err(e) = std::io::stdin().read_to_string(&mut token) {
+                return fail(&format!("cannot read the token from standard input: {e}"));
+            }
+            let token = token.trim_end_matches(['\r', '\n']);
+            if token.is_empty() {
+                return fail(
+                    "no token on standard input; try: printf %s \"$TOKEN\" | breakglass hash-token",
+                );
+            }
+            println!("{}", breakglass::auth::token_digest_hex(token));
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let app = App::build(config).await?;
+    tracing::info!(addr = %app.addr(), "breakglass listening");
+    let stop = app.shutdown_handle();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutdown requested; finishing in-flight requests");
+        stop.shutdown();
+    });
+    app.wait().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("breakglass: {message}");
+    ExitCode::FAILURE
+}

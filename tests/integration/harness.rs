@@ -1,0 +1,405 @@
+//! Test harness: real `redis-server` processes on free ports, and the real app built from a
+//! config exactly as `main` builds it, driven over HTTP.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use breakglass::{App, Config, ShutdownHandle};
+use hmac::{Hmac, Mac};
+use reqwest::StatusCode;
+use sha2::{Digest, Sha256};
+
+/// Secrets and tokens of the test config.
+pub const PD_SECRET: &str = "pd-secret-current";
+pub const PD_SECRET_OLD: &str = "pd-secret-previous";
+pub const GI_SECRET: &str = "gi-secret";
+pub const OPSGENIE_TOKEN: &str = "og-token";
+pub const ONCALL_TOKEN: &str = "oncall-token";
+pub const ALICE_TOKEN: &str = "alice-api-token";
+pub const BOB_TOKEN: &str = "bob-api-token";
+pub const ADMIN_TOKEN: &str = "admin-api-token";
+
+pub fn fixture(path: &str) -> Vec<u8> {
+    let full = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(path);
+    std::fs::read(&full).unwrap_or_else(|e| panic!("fixture {}: {e}", full.display()))
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port on 127.0.0.1")
+}
+
+/// A real redis-server on a free port, with its own data directory. Killed on drop.
+pub struct Redis {
+    child: Option<Child>,
+    pub port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Redis {
+    pub fn start() -> Redis {
+        let dir = tempfile::tempdir().expect("a temp dir for redis");
+        let mut redis = Redis {
+            child: None,
+            port: free_port(),
+            dir,
+        };
+        redis.spawn();
+        redis
+    }
+
+    fn spawn(&mut self) {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .args(["--appendonly", "yes", "--appendfsync", "always"])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start redis-server ({e}). The integration tests need a real Redis: \
+                     install it (apt-get install redis-server) or run ./scripts/test, which does"
+                )
+            });
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if self.ping() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "redis-server on port {} did not answer PING within 10s",
+            self.port
+        );
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn ping(&self) -> bool {
+        redis::Client::open(self.url())
+            .and_then(|c| c.get_connection_with_timeout(Duration::from_millis(200)))
+            .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
+            .is_ok()
+    }
+
+    /// A synchronous connection for assertions on raw keys.
+    pub fn conn(&self) -> redis::Connection {
+        redis::Client::open(self.url())
+            .and_then(|c| c.get_connection())
+            .expect("connect to test redis")
+    }
+
+    /// Every key with the given prefix, sorted.
+    pub fn keys(&self, prefix: &str) -> Vec<String> {
+        let mut keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{prefix}:*"))
+            .query(&mut self.conn())
+            .expect("KEYS");
+        keys.sort();
+        keys
+    }
+
+    /// Kill the server (as a crash would); its data stays on disk.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Start it again on the same port and data directory.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Additions to the test config, each placed in its section.
+#[derive(Default)]
+pub struct Extra<'a> {
+    pub server: &'a str,
+    pub pagerduty: &'a str,
+    pub grafana_incident: &'a str,
+    /// Appended at the end (new tables).
+    pub tail: &'a str,
+}
+
+/// The test config: every source enabled, two responders, three API tokens.
+pub fn config_toml(redis_url: &str, extra: &Extra) -> String {
+    let hash = |t: &str| hex::encode(Sha256::digest(t.as_bytes()));
+    format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+{server}
+
+[redis]
+url = "{redis_url}"
+prefix = "bgtest"
+timeout = "1s"
+
+[sources.pagerduty]
+secrets = ["{PD_SECRET}", "{PD_SECRET_OLD}"]
+{pagerduty}
+[sources.grafana_incident]
+secrets = ["{GI_SECRET}"]
+{grafana_incident}
+[sources.opsgenie]
+tokens = ["{OPSGENIE_TOKEN}"]
+[sources.grafana_oncall]
+tokens = ["{ONCALL_TOKEN}"]
+
+[[auth.tokens]]
+sha256 = "{alice}"
+subject = "alice@example.com"
+[[auth.tokens]]
+sha256 = "{bob}"
+subject = "bob@example.com"
+[[auth.tokens]]
+sha256 = "{admin}"
+subject = "ops"
+admin = true
+
+[[responders]]
+email = "alice@example.com"
+aws_principal = "arn:aws:iam::123456789012:user/alice"
+pagerduty = "PJ0LVEB"
+opsgenie = "kenaz@puppet.com"
+grafana_oncall = "admin"
+grafana_incident = "grafana-incident:user-637c92ccd784a2ee"
+
+[[responders]]
+email = "bob@example.com"
+aws_principal = "arn:aws:iam::123456789012:user/bob"
+pagerduty = "PI9DT01"
+opsgenie = "user2@ifountain.com"
+{tail}
+"#,
+        server = extra.server,
+        pagerduty = extra.pagerduty,
+        grafana_incident = extra.grafana_incident,
+        tail = extra.tail,
+        alice = hash(ALICE_TOKEN),
+        bob = hash(BOB_TOKEN),
+        admin = hash(ADMIN_TOKEN),
+    )
+}
+
+/// A running app with its own Redis.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub redis: Redis,
+    pub http: reqwest::Client,
+    shutdown: ShutdownHandle,
+}
+
+impl TestApp {
+    pub async fn start() -> TestApp {
+        Self::start_with(Extra::default()).await
+    }
+
+    /// Start with extra settings under `[server]`.
+    pub async fn start_with_server(server: &str) -> TestApp {
+        Self::start_with(Extra {
+            server,
+            ..Extra::default()
+        })
+        .await
+    }
+
+    /// Start with extra settings under `[sources.pagerduty]`.
+    pub async fn start_with_source_limits(pagerduty: &str) -> TestApp {
+        Self::start_with(Extra {
+            pagerduty,
+            ..Extra::default()
+        })
+        .await
+    }
+
+    /// Start with additions to the test config.
+    pub async fn start_with(extra: Extra<'_>) -> TestApp {
+        let redis = Redis::start();
+        let config =
+            Config::from_toml_str(&config_toml(&redis.url(), &extra)).expect("test config");
+        let app = App::build(config).await.expect("app starts");
+        let addr = app.addr();
+        let shutdown = app.shutdown_handle();
+        tokio::spawn(app.wait());
+        TestApp {
+            addr,
+            redis,
+            http: reqwest::Client::new(),
+            shutdown,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// POST a webhook body with the given headers; returns the status and the JSON answer.
+    pub async fn webhook(
+        &self,
+        source: &str,
+        body: &[u8],
+        headers: &[(&str, String)],
+    ) -> (StatusCode, serde_json::Value) {
+        let mut req = self
+            .http
+            .post(self.url(&format!("/webhooks/{source}")))
+            .header("content-type", "application/json")
+            .body(body.to_vec());
+        for (name, value) in headers {
+            req = req.header(*name, value);
+        }
+        let res = req.send().await.expect("webhook request");
+        let status = res.status();
+        (status, res.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    pub async fn pagerduty(&self, body: &[u8]) -> (StatusCode, serde_json::Value) {
+        self.webhook(
+            "pagerduty",
+            body,
+            &[("x-pagerduty-signature", pd_signature(PD_SECRET, body))],
+        )
+        .await
+    }
+
+    pub async fn grafana_incident(&self, body: &[u8]) -> (StatusCode, serde_json::Value) {
+        let t = chrono::Utc::now().timestamp();
+        self.webhook(
+            "grafana-incident",
+            body,
+            &[("gi-signature", gi_signature(GI_SECRET, body, t))],
+        )
+        .await
+    }
+
+    pub async fn opsgenie(&self, body: &[u8]) -> (StatusCode, serde_json::Value) {
+        self.webhook(
+            "opsgenie",
+            body,
+            &[("authorization", format!("Bearer {OPSGENIE_TOKEN}"))],
+        )
+        .await
+    }
+
+    pub async fn grafana_oncall(&self, body: &[u8]) -> (StatusCode, serde_json::Value) {
+        self.webhook(
+            "grafana-oncall",
+            body,
+            &[("x-breakglass-token", ONCALL_TOKEN.to_string())],
+        )
+        .await
+    }
+
+    /// GET an API path with a bearer token.
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, serde_json::Value) {
+        let res = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("api request");
+        let status = res.status();
+        (status, res.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// The incident as the admin sees it (panics unless 200).
+    pub async fn incident(&self, id: &str) -> serde_json::Value {
+        let (status, body) = self.get(&format!("/v1/incidents/{id}"), ADMIN_TOKEN).await;
+        assert_eq!(status, StatusCode::OK, "GET incident {id}: {body}");
+        body
+    }
+
+    /// Emails (or tool ids) of the incident's responders, sorted.
+    pub async fn responders(&self, id: &str) -> Vec<String> {
+        let incident = self.incident(id).await;
+        let mut out: Vec<String> = incident["responders"]
+            .as_array()
+            .map(|rs| {
+                rs.iter()
+                    .map(|r| {
+                        r["email"]
+                            .as_str()
+                            .or(r["tool_id"].as_str())
+                            .unwrap_or_default()
+                            .to_string()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.sort();
+        out
+    }
+
+    /// Entries in every shard's audit stream.
+    pub fn audit_len(&self) -> usize {
+        self.redis
+            .keys("bgtest")
+            .iter()
+            .filter(|k| k.ends_with(":audit"))
+            .map(|k| {
+                redis::cmd("XLEN")
+                    .arg(k)
+                    .query::<usize>(&mut self.redis.conn())
+                    .expect("XLEN")
+            })
+            .sum()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.shutdown();
+    }
+}
+
+pub fn pd_signature(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("hmac key");
+    mac.update(body);
+    format!("v1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+pub fn gi_signature(secret: &str, body: &[u8], t: i64) -> String {
+    let digest = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(body));
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("hmac key");
+    mac.update(format!("{digest}:{t}:v1").as_bytes());
+    format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Replace every `from` with `to` in a JSON body (to make variants of a real payload, such as
+/// the same event for another incident id or at another time).
+pub fn edit(body: &[u8], from: &str, to: &str) -> Vec<u8> {
+    let text = String::from_utf8(body.to_vec()).expect("utf-8 fixture");
+    assert!(text.contains(from), "fixture does not contain {from:?}");
+    text.replace(from, to).into_bytes()
+}

@@ -1,0 +1,10 @@
+//! Integration tests: the real app over HTTP, against real redis-server processes started by the
+//! harness on free ports. One test binary, so the crate links once.
+
+#[allow(dead_code)] // each test module uses its own part of the harness
+mod harness;
+
+mod api_incidents;
+mod config_startup;
+mod webhooks_common;
+mod webhooks_pagerduty;
