@@ -236,3 +236,103 @@ pub fn verify_token(digests: &[[u8; 32]], headers: &HeaderMap) -> Result<(), Aut
         Err(AuthFailure::Mismatch)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn headers(name: &'static str, value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(name, HeaderValue::from_str(value).unwrap());
+        h
+    }
+
+    /// PagerDuty's published vector (go-pagerduty webhookv3_test.go).
+    #[test]
+    fn pagerduty_signature_vector() {
+        let secrets = [Secret::new(
+            "lDQHScfUeXUKaQRNF+8XIiDKZ7XX3itBAYzwU0TARw8lJqRnkKl2iB1anSb0Z+IK",
+        )];
+        let body = include_bytes!(
+            "../../tests/fixtures/pagerduty/signature-vector.incident.priority_updated.body.json"
+        );
+        assert_eq!(body.len(), 1655);
+        let good = "v1=0c0b9495b893a39e70d1fea2fe11fbe0a825f88b9f67846f6cc07dd2bc5476cd";
+        let bad = "v1=7020c8a7ec668a9b7012bc3dd82e483394b038f4230acc6785efbf2a7d8bcaf5";
+        let check = |h: &str| verify_pagerduty(&secrets, &headers("x-pagerduty-signature", h), body);
+        assert_eq!(check(good), Ok(()));
+        assert_eq!(check(bad), Err(AuthFailure::Mismatch));
+        assert_eq!(check(&format!("{bad},{good}")), Ok(()));
+        assert_eq!(check("v0=abc"), Err(AuthFailure::Malformed));
+        assert_eq!(
+            verify_pagerduty(&secrets, &HeaderMap::new(), body),
+            Err(AuthFailure::Missing)
+        );
+        // One byte changed in the body.
+        let mut tampered = body.to_vec();
+        tampered[100] ^= 1;
+        assert_eq!(
+            verify_pagerduty(&secrets, &headers("x-pagerduty-signature", good), &tampered),
+            Err(AuthFailure::Mismatch)
+        );
+    }
+
+    /// Grafana Incident's published vector (grafana/incident-go webhook_test.go).
+    #[test]
+    fn grafana_incident_signature_vector() {
+        let secrets = [Secret::new("some-secret-value")];
+        let body = include_bytes!(
+            "../../tests/fixtures/grafana-incident/signature-vector.grafana.incident.updated.role.body.json"
+        );
+        let header =
+            "t=1678360185,v1=66ed620915831e9ab71604bf35d9b7cf2e71978ed6e62be6fd0e5194289849c7";
+        let at = |unix: i64| Utc.timestamp_opt(unix, 0).unwrap();
+        let tolerance = Duration::from_secs(300);
+        let check = |h: &str, now| {
+            verify_grafana_incident(&secrets, tolerance, now, &headers("gi-signature", h), body)
+        };
+        assert_eq!(check(header, at(1678360185)), Ok(()));
+        assert_eq!(check(header, at(1678360185 + 300)), Ok(()));
+        assert_eq!(check(header, at(1678360185 + 301)), Err(AuthFailure::Stale));
+        assert_eq!(check(header, at(1678360185 - 301)), Err(AuthFailure::Stale));
+        // The invalid example from the same test file.
+        assert_eq!(
+            check("t=123456,v1=some-bad-signature", at(123456)),
+            Err(AuthFailure::Malformed)
+        );
+        // A valid MAC moved to another timestamp no longer matches.
+        let moved = header.replace("t=1678360185", "t=1678360186");
+        assert_eq!(check(&moved, at(1678360185)), Err(AuthFailure::Mismatch));
+        assert_eq!(check("v1=00", at(0)), Err(AuthFailure::Malformed));
+    }
+
+    #[test]
+    fn tokens_come_from_bearer_basic_or_the_custom_header() {
+        let verifier = Verifier::tokens(&[Secret::new("old-token"), Secret::new("new-token")]);
+        let Verifier::Token { digests } = &verifier else {
+            unreachable!()
+        };
+        let basic = base64::engine::general_purpose::STANDARD.encode("opsgenie:new-token");
+        for h in [
+            headers("authorization", "Bearer new-token"),
+            headers("authorization", "bearer old-token"),
+            headers("authorization", &format!("Basic {basic}")),
+            headers("x-breakglass-token", "old-token"),
+        ] {
+            assert_eq!(verify_token(digests, &h), Ok(()));
+        }
+        let wrong_basic = base64::engine::general_purpose::STANDARD.encode("new-token:x");
+        for (h, why) in [
+            (headers("authorization", "Bearer new-token2"), AuthFailure::Mismatch),
+            (headers("authorization", &format!("Basic {wrong_basic}")), AuthFailure::Mismatch),
+            (headers("authorization", "Basic !!!"), AuthFailure::Malformed),
+            (headers("authorization", "Token new-token"), AuthFailure::Malformed),
+            (HeaderMap::new(), AuthFailure::Missing),
+        ] {
+            assert_eq!(verify_token(digests, &h), Err(why));
+        }
+    }
+}

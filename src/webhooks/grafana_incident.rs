@@ -157,35 +157,42 @@ pub fn normalize(body: &[u8], options: &NormalizeOptions) -> Result<Normalized, 
     }
 
     let assignments = incident.incident_membership.and_then(|m| m.assignments);
-    if incident.roles.is_some() || assignments.is_some() {
-        let legacy = incident
-            .roles
-            .into_iter()
-            .flatten()
-            .map(|r| (r.role, r.user));
-        let current = assignments
-            .into_iter()
-            .flatten()
-            .map(|a| (a.role.and_then(|r| r.name), a.user));
-        let mut holders: Vec<ToolUser> = Vec::new();
-        for (role, user) in legacy.chain(current) {
-            let observer = role
-                .as_deref()
-                .is_some_and(|r| r.eq_ignore_ascii_case("observer"));
-            if observer && !options.observers_are_responders {
-                continue;
-            }
-            let Some(user) = user.and_then(|u| tool_user(&u)) else {
-                continue;
-            };
-            if !holders.iter().any(|h| h.id == user.id) {
-                holders.push(user);
-            }
-        }
+    if let Some(holders) = role_holders(incident.roles, assignments, options) {
         out.people
             .push((Reason::Assignee, PeopleChange::Replace(holders)));
     }
     Ok(Normalized::Events(vec![out]))
+}
+
+/// Everyone holding a role (observers only if configured), or None when the payload lists no
+/// roles at all, in which case the stored assignees stay as they are.
+fn role_holders(
+    legacy: Option<Vec<LegacyRole>>,
+    assignments: Option<Vec<Assignment>>,
+    options: &NormalizeOptions,
+) -> Option<Vec<ToolUser>> {
+    if legacy.is_none() && assignments.is_none() {
+        return None;
+    }
+    let legacy = legacy.into_iter().flatten().map(|r| (r.role, r.user));
+    let current = assignments
+        .into_iter()
+        .flatten()
+        .map(|a| (a.role.and_then(|r| r.name), a.user));
+    let mut holders: Vec<ToolUser> = Vec::new();
+    for (role, user) in legacy.chain(current) {
+        let observer = role.is_some_and(|r| r.eq_ignore_ascii_case("observer"));
+        if observer && !options.observers_are_responders {
+            continue;
+        }
+        let Some(user) = user.as_ref().and_then(tool_user) else {
+            continue;
+        };
+        if !holders.iter().any(|h| h.id == user.id) {
+            holders.push(user);
+        }
+    }
+    Some(holders)
 }
 
 /// The display text of the labels whose key is one of `keys`.

@@ -151,10 +151,13 @@ pub fn normalize_at(body: &[u8], received_at: DateTime<Utc>) -> Result<Normalize
     let incident = IncidentId::new(Source::GrafanaOncall, native)
         .map_err(|_| PayloadError::Invalid("alert_group.id"))?;
     let (occurred_at, time) = match head.time.as_deref() {
-        Some(raw) => (
-            rfc3339(raw).ok_or(PayloadError::Invalid("event.time"))?,
-            raw.to_owned(),
-        ),
+        Some(raw) => {
+            let parsed = rfc3339(raw).filter(|_| raw.len() <= 64);
+            (
+                parsed.ok_or(PayloadError::Invalid("event.time"))?,
+                raw.to_owned(),
+            )
+        }
         None => (
             received_at,
             received_at.to_rfc3339_opts(SecondsFormat::Micros, true),

@@ -150,41 +150,35 @@ pub fn normalize(body: &[u8]) -> Result<Normalized, PayloadError> {
     out.teams = teams(&alert, &action);
     out.opened_at = alert.created_at.and_then(|ms| millis(ms).ok());
 
-    let actor = user(alert.username.as_deref());
-    match action.as_str() {
-        "Create" => out.status = Some(Status::Open),
-        "Acknowledge" => {
-            out.status = Some(Status::Acknowledged);
-            out.people
-                .extend(actor.map(|u| (Reason::Acknowledger, PeopleChange::Add(vec![u]))));
-        }
-        "UnAcknowledge" => {
-            out.status = Some(Status::Open);
-            out.people
-                .push((Reason::Acknowledger, PeopleChange::Replace(vec![])));
-        }
-        "Close" | "Delete" => {
-            out.status = Some(Status::Resolved);
-            out.resolved_at = Some(occurred_at);
-        }
-        "AssignOwnership" | "TakeOwnership" => {
-            let owner = if action == "TakeOwnership" {
-                actor
-            } else {
-                user(alert.owner.as_deref())
-            };
-            out.people
-                .extend(owner.map(|u| (Reason::Owner, PeopleChange::Replace(vec![u]))));
-        }
-        "AddRecipient" => out.people.extend(
-            user(alert.recipient.as_deref())
-                .map(|u| (Reason::Responder, PeopleChange::Add(vec![u]))),
-        ),
-        "AddResponder" => out.people.extend(
-            added_responder(alert.responder.as_ref())
-                .map(|u| (Reason::Responder, PeopleChange::Add(vec![u]))),
-        ),
-        _ => {}
+    out.status = match action.as_str() {
+        "Create" | "UnAcknowledge" => Some(Status::Open),
+        "Acknowledge" => Some(Status::Acknowledged),
+        "Close" | "Delete" => Some(Status::Resolved),
+        _ => None,
+    };
+    if out.status == Some(Status::Resolved) {
+        out.resolved_at = Some(occurred_at);
+    }
+    let named = match action.as_str() {
+        "Acknowledge" => Some((Reason::Acknowledger, user(alert.username.as_deref()))),
+        "AssignOwnership" => Some((Reason::Owner, user(alert.owner.as_deref()))),
+        "TakeOwnership" => Some((Reason::Owner, user(alert.username.as_deref()))),
+        "AddRecipient" => Some((Reason::Responder, user(alert.recipient.as_deref()))),
+        "AddResponder" => Some((Reason::Responder, added_responder(alert.responder.as_ref()))),
+        _ => None,
+    };
+    if let Some((reason, Some(person))) = named {
+        // An alert has one owner; acknowledgers and responders accumulate.
+        let change = if reason == Reason::Owner {
+            PeopleChange::Replace(vec![person])
+        } else {
+            PeopleChange::Add(vec![person])
+        };
+        out.people.push((reason, change));
+    }
+    if action == "UnAcknowledge" {
+        let cleared = PeopleChange::Replace(vec![]);
+        out.people.push((Reason::Acknowledger, cleared));
     }
     let listed: Vec<ToolUser> = alert
         .responders
@@ -386,6 +380,17 @@ mod tests {
         let dave = PeopleChange::Add(vec![person("dave@example.com")]);
         let expected = [(Reason::Responder, carol), (Reason::Responder, dave)];
         assert_eq!(event.people, expected);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_numbers_in_time_and_priority_fields_are_handled(
+            updated: Option<i64>, created: Option<i64>, priority: i64
+        ) {
+            let body = json!({"action": "Close", "alert": {"alertId": "a1",
+                "updatedAt": updated, "createdAt": created, "priority": priority}});
+            let _ = normalize(&serde_json::to_vec(&body).expect("json"));
+        }
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! PagerDuty V3 webhooks (`{"event": {...}}`) to incident events.
 //!
-//! Each delivery carries one event. Most incident events (`incident.triggered`, `.acknowledged`,
-//! `.reassigned`, ...) carry the whole incident in `event.data`, so every such event restates
-//! title, service, teams, priority, link, status and the complete assignee list: assignees are
-//! always a [`PeopleChange::Replace`], which is what makes a reassignment drop the old assignee.
+//! Each delivery carries one event. The lifecycle events (`incident.triggered`, `.acknowledged`,
+//! `.reassigned`, ...; also `.service_updated`, since a move changes which roles match) carry the
+//! whole incident in `event.data`, so each restates title, service, teams, priority, link, status
+//! and the complete assignee list: assignees are always a [`PeopleChange::Replace`], which is what
+//! makes a reassignment drop the old assignee. The acknowledging `agent` is added on top.
 //! The two responder events carry a responder request instead, with the incident as a reference
 //! in `event.data.incident`; they add (or, for a declined request, remove) one responder.
 //!
@@ -16,7 +17,6 @@
 //! `X-Webhook-Id` delivery header when present.
 
 use axum::http::HeaderMap;
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::payload::{decode, rfc3339, text};
@@ -115,33 +115,34 @@ pub fn normalize(body: &[u8], headers: &HeaderMap) -> Result<Normalized, Payload
     let kind = head
         .event_type
         .ok_or(PayloadError::Missing("event.event_type"))?;
-    let tracked = head.resource_type.as_deref() == Some("incident")
-        && (SNAPSHOT_EVENTS.contains(&kind.as_str()) || RESPONDER_EVENTS.contains(&kind.as_str()));
-    if !tracked {
+    let snapshot = SNAPSHOT_EVENTS.contains(&kind.as_str());
+    let tracked = snapshot || RESPONDER_EVENTS.contains(&kind.as_str());
+    if !tracked || head.resource_type.as_deref() != Some("incident") {
         return Ok(Normalized::Ignored { kind });
     }
 
     let event = decode::<Body>(body)?.event;
-    let occurred_at = time(event.occurred_at.as_deref(), "event.occurred_at")?;
+    let occurred_at = event
+        .occurred_at
+        .as_deref()
+        .ok_or(PayloadError::Missing("event.occurred_at"))
+        .and_then(|t| rfc3339(t).ok_or(PayloadError::Invalid("event.occurred_at")))?;
     let data = event.data.unwrap_or_default();
-    let responder_event = RESPONDER_EVENTS.contains(&kind.as_str());
-    let native = if responder_event {
-        data.incident.as_ref().and_then(|i| i.id.as_deref())
-    } else {
+    let (native, id_field) = if snapshot {
         if data.kind.as_deref().is_some_and(|k| k != "incident") {
             return Err(PayloadError::Invalid("event.data.type"));
         }
-        data.id.as_deref()
-    };
-    let id_field = if responder_event {
-        "event.data.incident.id"
+        (data.id.as_deref(), "event.data.id")
     } else {
-        "event.data.id"
+        let incident = data.incident.as_ref();
+        (
+            incident.and_then(|i| i.id.as_deref()),
+            "event.data.incident.id",
+        )
     };
     let native = native.ok_or(PayloadError::Missing(id_field))?;
     let incident =
         IncidentId::new(Source::Pagerduty, native).map_err(|_| PayloadError::Invalid(id_field))?;
-
     let event_id = event.id.ok_or(PayloadError::Missing("event.id"))?;
     if !is_key_part(&event_id) {
         return Err(PayloadError::Invalid("event.id"));
@@ -159,8 +160,9 @@ pub fn normalize(body: &[u8], headers: &HeaderMap) -> Result<Normalized, Payload
         out.dedupe_keys
             .push(format!("pagerduty:delivery:{delivery}"));
     }
-
-    if responder_event {
+    if snapshot {
+        restate(&mut out, &data);
+    } else {
         out.link = text(data.incident.as_ref().and_then(|i| i.html_url.as_deref()));
         // `added` means the person was asked to help (still pending); a reply either confirms it
         // or, when declined, takes the person off again. Other reply states change nothing.
@@ -174,64 +176,53 @@ pub fn normalize(body: &[u8], headers: &HeaderMap) -> Result<Normalized, Payload
             };
             out.people.extend(change.map(|c| (Reason::Responder, c)));
         }
-        return Ok(Normalized::Events(vec![out]));
     }
+    if kind == "incident.acknowledged" {
+        let agent = event
+            .agent
+            .filter(|a| a.kind.as_deref() == Some("user_reference"));
+        if let Some(user) = agent.as_ref().and_then(Reference::user) {
+            let change = PeopleChange::Add(vec![user]);
+            out.people.push((Reason::Acknowledger, change));
+        }
+    }
+    Ok(Normalized::Events(vec![out]))
+}
 
+/// Copy what an incident snapshot states into `out`.
+fn restate(out: &mut IncidentEvent, data: &Data) {
     out.title = text(data.title.as_deref());
     out.service = text(data.service.as_ref().and_then(|s| s.summary.as_deref()));
     out.teams = data.teams.as_ref().map(|teams| {
-        teams
-            .iter()
-            .filter_map(|t| text(t.summary.as_deref()))
-            .collect()
+        let names = teams.iter().filter_map(|t| text(t.summary.as_deref()));
+        names.collect()
     });
     out.priority = text(data.priority.as_ref().and_then(|p| p.summary.as_deref()));
     out.link = text(data.html_url.as_deref());
-    out.status = match data.status.as_deref() {
-        Some("triggered") => Some(Status::Open),
-        Some("acknowledged") => Some(Status::Acknowledged),
-        Some("resolved") => Some(Status::Resolved),
-        _ => implied_status(&kind),
+    out.status = match (data.status.as_deref(), out.kind.as_str()) {
+        (Some("triggered"), _) => Some(Status::Open),
+        (Some("acknowledged"), _) => Some(Status::Acknowledged),
+        (Some("resolved"), _) => Some(Status::Resolved),
+        // The rare payload without a status: what the event type implies.
+        (_, "incident.triggered" | "incident.reopened" | "incident.unacknowledged") => {
+            Some(Status::Open)
+        }
+        (_, "incident.acknowledged") => Some(Status::Acknowledged),
+        (_, "incident.resolved") => Some(Status::Resolved),
+        _ => None,
     };
     out.opened_at = data.created_at.as_deref().and_then(rfc3339);
-    if kind == "incident.triggered" {
-        out.opened_at = out.opened_at.or(Some(occurred_at));
+    if out.kind == "incident.triggered" {
+        out.opened_at = out.opened_at.or(Some(out.occurred_at));
     }
-    if kind == "incident.resolved" {
-        out.resolved_at = Some(occurred_at);
+    if out.kind == "incident.resolved" {
+        out.resolved_at = Some(out.occurred_at);
     }
     if let Some(assignees) = &data.assignees {
         let users = assignees.iter().filter_map(Reference::user).collect();
         out.people
             .push((Reason::Assignee, PeopleChange::Replace(users)));
     }
-    if kind == "incident.acknowledged" {
-        let agent = event.agent.as_ref();
-        if let Some(user) = agent
-            .filter(|a| a.kind.as_deref() == Some("user_reference"))
-            .and_then(Reference::user)
-        {
-            out.people
-                .push((Reason::Acknowledger, PeopleChange::Add(vec![user])));
-        }
-    }
-    Ok(Normalized::Events(vec![out]))
-}
-
-/// The status an event type implies, for the rare payload whose `data.status` is missing.
-fn implied_status(kind: &str) -> Option<Status> {
-    match kind {
-        "incident.triggered" | "incident.reopened" | "incident.unacknowledged" => {
-            Some(Status::Open)
-        }
-        "incident.acknowledged" => Some(Status::Acknowledged),
-        "incident.resolved" => Some(Status::Resolved),
-        _ => None,
-    }
-}
-
-fn time(value: Option<&str>, field: &'static str) -> Result<DateTime<Utc>, PayloadError> {
-    rfc3339(value.ok_or(PayloadError::Missing(field))?).ok_or(PayloadError::Invalid(field))
 }
 
 /// `X-Webhook-Id`, the id PagerDuty keeps across retries of one delivery. Unusable values are

@@ -6,5 +6,6 @@ mod harness;
 
 mod api_incidents;
 mod config_startup;
+mod fuzz_webhooks;
 mod webhooks_common;
 mod webhooks_pagerduty;
