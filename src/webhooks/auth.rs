@@ -262,7 +262,8 @@ mod tests {
         assert_eq!(body.len(), 1655);
         let good = "v1=0c0b9495b893a39e70d1fea2fe11fbe0a825f88b9f67846f6cc07dd2bc5476cd";
         let bad = "v1=7020c8a7ec668a9b7012bc3dd82e483394b038f4230acc6785efbf2a7d8bcaf5";
-        let check = |h: &str| verify_pagerduty(&secrets, &headers("x-pagerduty-signature", h), body);
+        let check =
+            |h: &str| verify_pagerduty(&secrets, &headers("x-pagerduty-signature", h), body);
         assert_eq!(check(good), Ok(()));
         assert_eq!(check(bad), Err(AuthFailure::Mismatch));
         assert_eq!(check(&format!("{bad},{good}")), Ok(()));
@@ -326,10 +327,22 @@ mod tests {
         }
         let wrong_basic = base64::engine::general_purpose::STANDARD.encode("new-token:x");
         for (h, why) in [
-            (headers("authorization", "Bearer new-token2"), AuthFailure::Mismatch),
-            (headers("authorization", &format!("Basic {wrong_basic}")), AuthFailure::Mismatch),
-            (headers("authorization", "Basic !!!"), AuthFailure::Malformed),
-            (headers("authorization", "Token new-token"), AuthFailure::Malformed),
+            (
+                headers("authorization", "Bearer new-token2"),
+                AuthFailure::Mismatch,
+            ),
+            (
+                headers("authorization", &format!("Basic {wrong_basic}")),
+                AuthFailure::Mismatch,
+            ),
+            (
+                headers("authorization", "Basic !!!"),
+                AuthFailure::Malformed,
+            ),
+            (
+                headers("authorization", "Token new-token"),
+                AuthFailure::Malformed,
+            ),
             (HeaderMap::new(), AuthFailure::Missing),
         ] {
             assert_eq!(verify_token(digests, &h), Err(why));

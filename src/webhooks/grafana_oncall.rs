@@ -126,11 +126,6 @@ fn change(kind: &str) -> Option<Change> {
     )
 }
 
-/// Normalize one OnCall webhook body received now. See [`normalize_at`].
-pub fn normalize(body: &[u8]) -> Result<Normalized, PayloadError> {
-    normalize_at(body, Utc::now())
-}
-
 /// Normalize one OnCall webhook body; `received_at` stands in for the event time of the types
 /// OnCall sends without one.
 pub fn normalize_at(body: &[u8], received_at: DateTime<Utc>) -> Result<Normalized, PayloadError> {

@@ -113,7 +113,7 @@ impl Intake {
             .limiter
             .check()
             .map_err(|_| IntakeError::RateLimited)?;
-        let events = match normalize(&webhook, &intake.options)? {
+        let events = match normalize(&webhook, &intake.options, now)? {
             Normalized::Ignored { kind } => return Ok(IntakeOutcome::Ignored { kind }),
             Normalized::Events(events) => events,
         };

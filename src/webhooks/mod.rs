@@ -14,6 +14,7 @@ mod payload;
 
 use axum::body::Bytes;
 use axum::http::HeaderMap;
+use chrono::{DateTime, Utc};
 
 use crate::incidents::{IncidentEvent, Source};
 
@@ -49,16 +50,19 @@ pub struct NormalizeOptions {
 }
 
 /// Turn a verified webhook into events. Dispatches on the closed set of sources.
+/// `received_at` stands in for the event time where a provider sends none (some Grafana OnCall
+/// event types).
 pub fn normalize(
     webhook: &VerifiedWebhook,
     options: &NormalizeOptions,
+    received_at: DateTime<Utc>,
 ) -> Result<Normalized, PayloadError> {
     let body: &Bytes = webhook.body();
     let headers: &HeaderMap = webhook.headers();
     match webhook.source() {
         Source::Pagerduty => pagerduty::normalize(body, headers),
         Source::Opsgenie => opsgenie::normalize(body),
-        Source::GrafanaOncall => grafana_oncall::normalize(body),
+        Source::GrafanaOncall => grafana_oncall::normalize_at(body, received_at),
         Source::GrafanaIncident => grafana_incident::normalize(body, options),
     }
 }
