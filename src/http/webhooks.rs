@@ -2,7 +2,7 @@
 //! answer as CONTRACT.md says (202 applied, 200 duplicate or ignored, 4xx refused, 503 store down).
 
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, State};
@@ -15,6 +15,7 @@ use super::error::ApiError;
 use super::{client_ip, request_id, AppState};
 use crate::incidents::Source;
 use crate::metrics::SourceLabel;
+use crate::store::StoreError;
 use crate::webhooks::intake::{IntakeError, IntakeOutcome};
 
 pub async fn receive(
@@ -44,6 +45,10 @@ pub async fn receive(
     response
 }
 
+/// Providers give up after 4 to 5 seconds; answering 503 before then lets them retry cleanly
+/// (a write that did land is then recognised as a duplicate).
+const DEADLINE: Duration = Duration::from_secs(3);
+
 /// Returns the metrics outcome label with the response.
 async fn handle(
     state: &AppState,
@@ -59,11 +64,12 @@ async fn handle(
     };
     let ip = client_ip(peer, &headers, &state.config.server.trusted_proxies);
     let request_id = request_id(&headers);
-    match state
-        .intake
-        .receive(source, ip, headers, body, &request_id)
-        .await
-    {
+    let received = state.intake.receive(source, ip, headers, body, &request_id);
+    let result = match tokio::time::timeout(DEADLINE, received).await {
+        Ok(result) => result,
+        Err(_) => Err(IntakeError::Store(StoreError::Timeout(DEADLINE))),
+    };
+    match result {
         Ok(IntakeOutcome::Applied { incidents }) => {
             tracing::info!(%source, incidents = ?incidents.iter().map(ToString::to_string).collect::<Vec<_>>(), "webhook applied");
             (

@@ -7,5 +7,6 @@ mod harness;
 mod api_incidents;
 mod config_startup;
 mod fuzz_webhooks;
+mod process;
 mod webhooks_common;
 mod webhooks_pagerduty;
