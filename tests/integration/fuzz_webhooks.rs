@@ -96,8 +96,11 @@ fn body() -> impl Strategy<Value = Vec<u8>> {
         proptest::collection::vec(any::<u8>(), 0..2048),
         "\\PC{0,400}".prop_map(String::into_bytes),
         // Real payloads with a few bytes changed.
-        (0usize..4, proptest::collection::vec((any::<usize>(), any::<u8>()), 0..6)).prop_map(
-            |(which, flips)| {
+        (
+            0usize..4,
+            proptest::collection::vec((any::<usize>(), any::<u8>()), 0..6)
+        )
+            .prop_map(|(which, flips)| {
                 let mut b = fixture(
                     [
                         "pagerduty/incident.triggered.json",
@@ -111,8 +114,7 @@ fn body() -> impl Strategy<Value = Vec<u8>> {
                     b[at % len] = byte;
                 }
                 b
-            }
-        ),
+            }),
     ]
 }
 
