@@ -222,7 +222,8 @@ fn time(value: &Option<String>) -> Option<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::{json, Value};
+    use crate::webhooks::test_support::{check, single};
+    use serde_json::json;
 
     macro_rules! fixture {
         ($name:literal) => {
@@ -231,30 +232,11 @@ mod tests {
     }
 
     fn run_with(body: &[u8], options: &NormalizeOptions) -> IncidentEvent {
-        match normalize(body, options) {
-            Ok(Normalized::Events(mut events)) if events.len() == 1 => events.remove(0),
-            other => panic!("expected one event, got {other:?}"),
-        }
+        single(normalize(body, options))
     }
 
     fn run(body: &[u8]) -> IncidentEvent {
         run_with(body, &NormalizeOptions::default())
-    }
-
-    /// The expected event: `fields` over `base`, every field not named being empty.
-    fn expect(base: &Value, fields: Value) -> IncidentEvent {
-        let mut merged = base.clone();
-        if let (Some(merged), Value::Object(fields)) = (merged.as_object_mut(), fields) {
-            merged.extend(fields);
-        }
-        serde_json::from_value(merged).expect("an IncidentEvent")
-    }
-
-    /// Assert that a fixture maps to exactly `fields` over `base`.
-    macro_rules! check {
-        ($file:literal, $base:expr, $fields:tt) => {
-            assert_eq!(run(fixture!($file)), expect(&$base, json!($fields)), $file)
-        };
     }
 
     fn paul() -> ToolUser {

@@ -216,6 +216,7 @@ pub fn normalize_at(body: &[u8], received_at: DateTime<Utc>) -> Result<Normalize
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::webhooks::test_support::{check, single};
     use serde_json::json;
 
     macro_rules! fixture {
@@ -230,26 +231,7 @@ mod tests {
     }
 
     fn run(body: &[u8]) -> IncidentEvent {
-        match normalize_at(body, received()) {
-            Ok(Normalized::Events(mut events)) if events.len() == 1 => events.remove(0),
-            other => panic!("expected one event, got {other:?}"),
-        }
-    }
-
-    /// The expected event: `fields` over `base`, every field not named being empty.
-    fn expect(base: &Value, fields: Value) -> IncidentEvent {
-        let mut merged = base.clone();
-        if let (Some(merged), Value::Object(fields)) = (merged.as_object_mut(), fields) {
-            merged.extend(fields);
-        }
-        serde_json::from_value(merged).expect("an IncidentEvent")
-    }
-
-    /// Assert that a fixture maps to exactly `fields` over `base`.
-    macro_rules! check {
-        ($file:literal, $base:expr, $fields:tt) => {
-            assert_eq!(run(fixture!($file)), expect(&$base, json!($fields)), $file)
-        };
+        single(normalize_at(body, received()))
     }
 
     #[test]

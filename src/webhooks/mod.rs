@@ -11,6 +11,8 @@ pub mod intake;
 pub mod opsgenie;
 pub mod pagerduty;
 mod payload;
+#[cfg(test)]
+mod test_support;
 
 use axum::body::Bytes;
 use axum::http::HeaderMap;
