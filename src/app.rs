@@ -36,7 +36,8 @@ impl ShutdownHandle {
 impl AppState {
     /// Wire every part together from a validated config. Connects to Redis lazily.
     pub fn build(config: Config) -> anyhow::Result<AppState> {
-        let store = Store::connect(&config.redis)?;
+        let metrics = Arc::new(Metrics::new());
+        let store = Store::connect(&config.redis, metrics.redis_errors.clone())?;
         let incidents = IncidentStore::new(store.clone(), config.redis.dedupe_ttl.into());
         let directory = Arc::new(ResponderDirectory::new(&config.responders));
         let intake = Arc::new(Intake::new(&config.sources, incidents.clone(), directory));
@@ -47,7 +48,7 @@ impl AppState {
             incidents,
             intake,
             api_auth,
-            metrics: Arc::new(Metrics::new()),
+            metrics,
         })
     }
 }

@@ -8,6 +8,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use prometheus_client::metrics::counter::Counter;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use crate::config;
@@ -34,12 +35,14 @@ pub struct Store {
     conn: ConnectionManager,
     prefix: String,
     timeout: Duration,
+    /// Counts operations that failed or timed out (`breakglass_redis_errors_total`).
+    errors: Counter,
 }
 
 impl Store {
     /// Set up a lazy connection: the service starts even while Redis is down (readiness says
     /// so, webhooks answer 503) and connects when Redis appears.
-    pub fn connect(cfg: &config::Redis) -> Result<Self, StoreError> {
+    pub fn connect(cfg: &config::Redis, errors: Counter) -> Result<Self, StoreError> {
         let client = redis::Client::open(cfg.url.expose())?;
         let timeout: Duration = cfg.timeout.into();
         let manager_config = ConnectionManagerConfig::new()
@@ -52,6 +55,7 @@ impl Store {
             conn,
             prefix: cfg.prefix.clone(),
             timeout,
+            errors,
         })
     }
 
@@ -65,10 +69,14 @@ impl Store {
         &self,
         op: impl Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, StoreError> {
-        match tokio::time::timeout(self.timeout, op).await {
-            Ok(result) => Ok(result?),
+        let result = match tokio::time::timeout(self.timeout, op).await {
+            Ok(result) => result.map_err(StoreError::from),
             Err(_) => Err(StoreError::Timeout(self.timeout)),
+        };
+        if result.is_err() {
+            self.errors.inc();
         }
+        result
     }
 
     /// Round-trip to Redis; the readiness probe.

@@ -130,7 +130,10 @@ fn durations_read_like_people_write_them() {
 #[test]
 fn roles_are_checked_for_name_approval_and_duration() {
     let role = |extra: &str| {
-        format!("[[roles]]\nname = \"r\"\nmax_duration = \"1h\"\npolicy = \"{{}}\"\n{extra}")
+        format!(
+            "[[roles]]\nname = \"r\"\nmax_duration = \"1h\"\n\
+             policy = '{{\"Statement\":[{{\"Effect\":\"Allow\",\"Action\":\"s3:Get*\",\"Resource\":\"*\"}}]}}'\n{extra}"
+        )
     };
     assert!(Config::from_toml_str(&role("")).is_ok());
     assert_eq!(
@@ -163,4 +166,20 @@ fn allow_lists_take_addresses_and_cidrs() {
         err("[sources.opsgenie]\ntokens = [\"t\"]\nallow_ips = [\"everyone\"]\n").key,
         "sources.opsgenie.allow_ips[0]"
     );
+}
+
+#[test]
+fn a_malformed_role_policy_is_refused_at_start_up() {
+    for policy in [
+        "{",
+        "{}",
+        r#"{"Statement": []}"#,
+        r#"{"Statement": [{"Effect": "Maybe"}]}"#,
+    ] {
+        let e = err(&format!(
+            "[[roles]]\nname = \"r\"\nmax_duration = \"1h\"\npolicy = '{policy}'\n"
+        ));
+        assert_eq!(e.key, "roles[0].policy", "{policy}");
+        assert!(e.message.contains("Statement"), "says how to fix it: {e}");
+    }
 }

@@ -43,7 +43,7 @@ impl Config {
         if redis::Client::open(self.redis.url.expose()).is_err() {
             return Err(ConfigError::new(
                 "redis.url",
-                "not a Redis URL; write it like redis://host:6379 or rediss://user:pass@host:6380/0",
+                "not a Redis URL; write it like redis://host:6379 or redis://user:password@host:6379/0",
             ));
         }
         if self.redis.timeout.0.is_zero() {
@@ -175,6 +175,8 @@ impl Config {
                     "must be \"auto\" or \"peer\"",
                 ));
             }
+            check_policy_document(&role.policy)
+                .map_err(|why| ConfigError::new(key("policy"), why))?;
         }
         Ok(())
     }
@@ -220,6 +222,34 @@ fn validate_source(name: &str, section: &SourceSection, signed: bool) -> Result 
             key("observers_are_responders"),
             "only Grafana Incident has observers; remove this key",
         ));
+    }
+    Ok(())
+}
+
+/// The shape every IAM policy document has: a JSON object whose `Statement` is a statement or a
+/// list of them, each with `Effect` `Allow` or `Deny`. (IAM itself checks actions and resources.)
+fn check_policy_document(text: &str) -> std::result::Result<(), String> {
+    const FIX: &str = r#"write it like {"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["rds:Describe*"],"Resource":"*"}]}"#;
+    let doc: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("not valid JSON ({e}); {FIX}"))?;
+    let statements = match doc.get("Statement") {
+        Some(serde_json::Value::Array(list)) if !list.is_empty() => list.iter().collect(),
+        Some(one @ serde_json::Value::Object(_)) => vec![one],
+        _ => {
+            return Err(format!(
+                "an IAM policy needs a non-empty `Statement`; {FIX}"
+            ))
+        }
+    };
+    for statement in statements {
+        match statement.get("Effect").and_then(serde_json::Value::as_str) {
+            Some("Allow" | "Deny") => {}
+            _ => {
+                return Err(format!(
+                    "every statement needs `\"Effect\": \"Allow\"` or `\"Deny\"`; {FIX}"
+                ))
+            }
+        }
     }
     Ok(())
 }

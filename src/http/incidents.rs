@@ -1,6 +1,7 @@
 //! `GET /v1/incidents/{id}` and `GET /v1/incidents?status=open|all`. Admins see every incident;
 //! anyone else sees the incidents they respond (or responded) to.
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -86,8 +87,9 @@ pub struct IncidentList {
 pub async fn list(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Query(query): Query<ListQuery>,
+    query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<IncidentList>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::invalid(e.body_text()))?;
     let listing = match query.status.as_deref() {
         None | Some("open") => Listing::Open,
         Some("all") => Listing::All,
@@ -96,11 +98,11 @@ pub async fn list(
     let limit = query.limit.unwrap_or(100).clamp(1, 1000);
     let incidents = state
         .incidents
-        .list(listing, limit)
+        .list(listing, limit, |i| {
+            caller.admin || i.is_or_was_responder(&caller.subject)
+        })
         .await?
         .into_iter()
-        .filter(|i| listing.includes(i.status))
-        .filter(|i| caller.admin || i.is_or_was_responder(&caller.subject))
         .map(IncidentView::from)
         .collect();
     Ok(Json(IncidentList { incidents }))

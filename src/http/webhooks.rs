@@ -49,6 +49,17 @@ pub async fn receive(
 /// (a write that did land is then recognised as a duplicate).
 const DEADLINE: Duration = Duration::from_secs(3);
 
+fn is_length_limit(error: &axum::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = cause {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
 /// Returns the metrics outcome label with the response.
 async fn handle(
     state: &AppState,
@@ -60,7 +71,13 @@ async fn handle(
     let limit = state.config.server.body_limit_bytes;
     let body = match axum::body::to_bytes(body, limit).await {
         Ok(bytes) => bytes,
-        Err(_) => return ("too_large", ApiError::too_large(limit).into_response()),
+        Err(e) if is_length_limit(&e) => {
+            return ("too_large", ApiError::too_large(limit).into_response())
+        }
+        Err(_) => {
+            let error = ApiError::invalid("the request body could not be read; send it again");
+            return ("unreadable", error.into_response());
+        }
     };
     let ip = client_ip(peer, &headers, &state.config.server.trusted_proxies);
     let request_id = request_id(&headers);
@@ -99,10 +116,7 @@ async fn handle(
                 IntakeError::Unauthenticated(_) => "unauthenticated",
                 IntakeError::RateLimited => "rate_limited",
                 IntakeError::Payload(_) => "invalid_payload",
-                IntakeError::Store(_) => {
-                    state.metrics.redis_errors.inc();
-                    "unavailable"
-                }
+                IntakeError::Store(_) => "unavailable",
             };
             (outcome, ApiError::from(e).into_response())
         }

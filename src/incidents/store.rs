@@ -165,8 +165,15 @@ impl IncidentStore {
         Ok(self.read(&key).await?.0)
     }
 
-    /// Incidents, newest first, up to `limit`, across every shard.
-    pub async fn list(&self, listing: Listing, limit: usize) -> Result<Vec<Incident>, StoreError> {
+    /// Incidents the caller may see (`visible`), newest first, up to `limit`, across every
+    /// shard. Filters while it reads, so a caller who sees few incidents still gets `limit`.
+    pub async fn list(
+        &self,
+        listing: Listing,
+        limit: usize,
+        visible: impl Fn(&Incident) -> bool,
+    ) -> Result<Vec<Incident>, StoreError> {
+        const BATCH: isize = 200;
         let index = match listing {
             Listing::Open => "incidents:open",
             Listing::All => "incidents:all",
@@ -174,21 +181,31 @@ impl IncidentStore {
         let mut found: Vec<Incident> = Vec::new();
         let mut conn = self.store.conn();
         for shard in 0..SHARDS {
-            let ids: Vec<String> = self
-                .store
-                .run(conn.zrevrange(self.store.key(shard, index), 0, limit as isize - 1))
-                .await?;
-            if ids.is_empty() {
-                continue;
-            }
-            let mut pipe = redis::pipe();
-            for id in &ids {
-                pipe.hget(self.store.key(shard, &format!("incident:{id}")), "state");
-            }
-            let states: Vec<Option<String>> = self.store.run(pipe.query_async(&mut conn)).await?;
-            for (id, state) in ids.iter().zip(states) {
-                if let Some(json) = state {
-                    found.push(serde_json::from_str(&json).map_err(|e| corrupt(id, e))?);
+            let mut in_shard = 0;
+            let mut start: isize = 0;
+            while in_shard < limit {
+                let ids: Vec<String> = self
+                    .store
+                    .run(conn.zrevrange(self.store.key(shard, index), start, start + BATCH - 1))
+                    .await?;
+                if ids.is_empty() {
+                    break;
+                }
+                start += BATCH;
+                let mut pipe = redis::pipe();
+                for id in &ids {
+                    pipe.hget(self.store.key(shard, &format!("incident:{id}")), "state");
+                }
+                let states: Vec<Option<String>> =
+                    self.store.run(pipe.query_async(&mut conn)).await?;
+                for (id, state) in ids.iter().zip(states) {
+                    let Some(json) = state else { continue };
+                    let incident: Incident =
+                        serde_json::from_str(&json).map_err(|e| corrupt(id, e))?;
+                    if listing.includes(incident.status) && visible(&incident) {
+                        found.push(incident);
+                        in_shard += 1;
+                    }
                 }
             }
         }

@@ -13,8 +13,9 @@
 //! schedules and escalations (`team2_escalation`), which are not people.
 //!
 //! Metadata is restated by every action: title (`message`), priority (`P3`, or a bare number
-//! `3` from older payloads), service (`details.service`, else `entity`, else the integration's
-//! name) and teams. Teams are names only: `alert.teams` holds ids, which no config can match, so
+//! `3` from older payloads), service and teams. The service is `details.service`; on `Create`
+//! only, it falls back to `entity`, then the integration's name (Opsgenie sends `details` with
+//! `Create` alone, so a fallback on later actions would overwrite what `Create` said). Teams are names only: `alert.teams` holds ids, which no config can match, so
 //! the teams are `alert.team` plus the names of team responders; on `AddTeam`, `alert.team` is
 //! just the added team, so only the responders snapshot counts there.
 //!
@@ -144,9 +145,15 @@ pub fn normalize(body: &[u8]) -> Result<Normalized, PayloadError> {
         _ => None,
     };
     let detail_service = alert.details.as_ref().and_then(|d| d.get("service"));
-    out.service = text(detail_service.and_then(Value::as_str))
-        .or_else(|| text(alert.entity.as_deref()))
-        .or_else(|| text(body.integration_name.as_deref()));
+    out.service = text(detail_service.and_then(Value::as_str));
+    if action == "Create" {
+        // Only Create carries `details`; the fallbacks would otherwise overwrite the service
+        // that Create stated on every later action.
+        out.service = out
+            .service
+            .or_else(|| text(alert.entity.as_deref()))
+            .or_else(|| text(body.integration_name.as_deref()));
+    }
     out.teams = teams(&alert, &action);
     out.opened_at = alert.created_at.and_then(|ms| millis(ms).ok());
 
@@ -276,10 +283,11 @@ mod tests {
     #[test]
     fn every_fixture_with_a_timestamp_maps_to_its_event() {
         let none = json!({"transition": "updates", "people": []});
-        // The zulip fixtures' alert, from "Integration1", created 2015-01-05T10:03:11.104Z.
+        // The zulip fixtures' alert, created 2015-01-05T10:03:11.104Z. Its actions carry no
+        // `details`, so they state no service (only Create falls back to the integration).
         let alert = "opsgenie:052652ac-5d1c-464a-812a-7dd18bbfba8c";
         let zulip = json!({"incident": alert, "transition": "updates", "title": "test alert",
-            "service": "Integration1", "opened_at": "2015-01-05T10:03:11.104Z", "people": []});
+            "opened_at": "2015-01-05T10:03:11.104Z", "people": []});
         let fili = json!({"id": "fili@ifountain.com", "username": "fili@ifountain.com"});
 
         check! { "Create.json", none, {
@@ -315,7 +323,7 @@ mod tests {
         "incident": "opsgenie:8a745a79-3ed3-4044-8427-98e067c0623c", "kind": "TakeOwnership",
         "occurred_at": "2016-08-05T07:51:17.928000335Z", "opened_at": "2016-08-03T12:21:33.192Z",
         "dedupe_keys": ["opsgenie:8a745a79-3ed3-4044-8427-98e067c0623c:TakeOwnership:1470383477928000335"],
-        "title": "message test", "service": "Webhook",
+        "title": "message test",
         "people": [["owner", {"op": "replace", "users": [{"id": "test@test.com", "username": "test@test.com"}]}]]} }
         // The recipient is an escalation, not a person; the added team is no full team list.
         check! { "AddRecipient.json", zulip, {

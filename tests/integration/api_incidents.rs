@@ -129,3 +129,33 @@ async fn listing_open_incidents_shows_each_caller_their_own() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"]["code"], "invalid_request");
 }
+
+#[tokio::test]
+async fn the_limit_counts_only_incidents_the_caller_may_see() {
+    let app = with_incident().await;
+    // Ten newer incidents on which alice is not a responder.
+    for i in 0..10 {
+        let body = edit(
+            &fixture("pagerduty/incident.reassigned.json"),
+            "PIQUG8X",
+            &format!("POTHER{i}"),
+        );
+        let body = edit(
+            &body,
+            "2021-06-04T10:17:54.838Z",
+            &format!("2021-06-05T10:{i:02}:00.000Z"),
+        );
+        assert_eq!(app.pagerduty(&body).await.0, StatusCode::ACCEPTED);
+    }
+    assert_eq!(
+        ids(&app.get("/v1/incidents?limit=1", ALICE_TOKEN).await.1),
+        [ID]
+    );
+    assert_eq!(
+        ids(&app.get("/v1/incidents?limit=3", ADMIN_TOKEN).await.1).len(),
+        3
+    );
+    let (status, body) = app.get("/v1/incidents?limit=many", ADMIN_TOKEN).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"]["code"], "invalid_request");
+}
