@@ -223,6 +223,11 @@ pub struct IncidentEvent {
     pub kind: String,
     /// When the provider says the event happened; orders out-of-order deliveries.
     pub occurred_at: DateTime<Utc>,
+    /// The provider sent no event time and `occurred_at` is when breakglass received it. Such an
+    /// event is applied in arrival order: it is never stale and never advances the incident's
+    /// clock, since a receipt time cannot be compared with the provider's own times.
+    #[serde(default)]
+    pub time_is_receipt: bool,
     /// Keys that identify this delivery; any one already seen makes it a duplicate.
     pub dedupe_keys: Vec<String>,
     pub transition: Transition,
@@ -250,6 +255,7 @@ impl IncidentEvent {
             incident,
             kind: kind.into(),
             occurred_at,
+            time_is_receipt: false,
             dedupe_keys: Vec::new(),
             transition,
             status: None,

@@ -3,7 +3,8 @@
 //! Deliveries repeat and arrive out of order. De-duplication happens in the store; this module
 //! guarantees the rest:
 //! - an event older than the newest one applied (a *stale* event) may only fill in fields that
-//!   are still empty; it never changes the status or the responder set;
+//!   are still empty; it never changes the status or the responder set; an event the provider
+//!   sent without a time is applied in arrival order and leaves the incident's clock alone;
 //! - a resolved incident opens again only through an event that [`Transition::Opens`] it;
 //! - a people change with [`PeopleChange::Replace`] replaces that reason's set (a reassignment);
 //! - leaving `acknowledged` for `open` clears the acknowledgers.
@@ -58,7 +59,7 @@ pub fn apply(
     };
     let mut next = current.clone();
     next.updated_at = now;
-    let stale = event.occurred_at < current.last_event_at;
+    let stale = !event.time_is_receipt && event.occurred_at < current.last_event_at;
     if stale {
         fill_missing(&mut next, event);
         return Applied {
@@ -69,7 +70,9 @@ pub fn apply(
         };
     }
     overwrite_metadata(&mut next, event);
-    next.last_event_at = event.occurred_at;
+    if !event.time_is_receipt {
+        next.last_event_at = event.occurred_at;
+    }
     if let Some(target) = event.status {
         move_status(&mut next, target, event);
     }
@@ -103,7 +106,12 @@ fn create(event: &IncidentEvent, directory: &dyn Directory, now: DateTime<Utc>) 
         acknowledged_at: (status == Status::Acknowledged).then_some(event.occurred_at),
         resolved_at: (status == Status::Resolved)
             .then(|| event.resolved_at.unwrap_or(event.occurred_at)),
-        last_event_at: event.occurred_at,
+        // A receipt time says nothing about the provider's clock: any timed event may follow.
+        last_event_at: if event.time_is_receipt {
+            DateTime::<Utc>::MIN_UTC
+        } else {
+            event.occurred_at
+        },
         updated_at: now,
         responders: Vec::new(),
         former_responders: BTreeSet::new(),

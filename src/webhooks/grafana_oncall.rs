@@ -15,10 +15,15 @@
 //! Ordering uses `event.time`. OnCall sends it only for create, acknowledge, resolve and silence
 //! (it is the alert group's own timestamp for that change); `unresolve`, `unacknowledge`,
 //! `unsilence` and `escalation` carry none, so for those the time breakglass received the
-//! delivery stands in: the caller passes it to [`normalize_at`]. The de-duplication key is
+//! delivery stands in: the caller passes it to [`normalize_at`], and the event is marked
+//! `time_is_receipt` so the state machine neither orders it against provider times nor lets it
+//! move the incident's clock. Such an event follows the alert group's `state` in its body rather
+//! than its type: OnCall builds the body when it sends it and rebuilds it on every retry, so the
+//! state is current, and a retried `unresolve` that arrives after a newer `resolve` says
+//! `resolved` and cannot reopen anything. The de-duplication key is
 //! `grafana-oncall:<alert group>:<type>:<time>` and never a body hash, because OnCall rebuilds
-//! the body on retry; for the time-less types a retry therefore counts as a new delivery, which
-//! is harmless for those idempotent changes.
+//! the body on retry; for the time-less types a retry counts as a new delivery, which the
+//! snapshot rule makes harmless.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Deserialize;
@@ -61,6 +66,8 @@ struct AlertGroup {
     title: Option<String>,
     created_at: Option<String>,
     resolved_at: Option<String>,
+    /// `firing`, `acknowledged`, `resolved` or `silenced`, as of when OnCall built the body.
+    state: Option<String>,
     /// A map of label names to values; read leniently, since only two keys matter.
     labels: Option<Value>,
     permalinks: Option<Permalinks>,
@@ -126,6 +133,16 @@ fn change(kind: &str) -> Option<Change> {
     )
 }
 
+/// The status an alert group's `state` field names.
+fn snapshot_status(state: &str) -> Option<Status> {
+    match state.to_ascii_lowercase().as_str() {
+        "firing" | "silenced" => Some(Status::Open),
+        "acknowledged" => Some(Status::Acknowledged),
+        "resolved" => Some(Status::Resolved),
+        _ => None,
+    }
+}
+
 /// Normalize one OnCall webhook body; `received_at` stands in for the event time of the types
 /// OnCall sends without one.
 pub fn normalize_at(body: &[u8], received_at: DateTime<Utc>) -> Result<Normalized, PayloadError> {
@@ -158,12 +175,27 @@ pub fn normalize_at(body: &[u8], received_at: DateTime<Utc>) -> Result<Normalize
             received_at.to_rfc3339_opts(SecondsFormat::Micros, true),
         ),
     };
+    // A time-less event cannot be ordered against the others, but its body is built when it is
+    // sent (and rebuilt on every retry), so the alert group's `state` in it is current: follow
+    // that state rather than the event type, and a late retry cannot undo a newer change.
+    let snapshot = match head.time {
+        Some(_) => None,
+        None => group.state.as_deref().and_then(snapshot_status),
+    };
+    let change = match (change, snapshot) {
+        (Change::Unresolved, Some(Status::Open)) => Change::Unresolved,
+        (_, Some(Status::Open)) => Change::Unacknowledged,
+        (_, Some(Status::Acknowledged)) => Change::Acknowledged,
+        (_, Some(Status::Resolved)) => Change::Resolved,
+        (change, None) => change,
+    };
 
     let transition = match change {
         Change::Created | Change::Unresolved => Transition::Opens,
         _ => Transition::Updates,
     };
     let mut out = IncidentEvent::new(incident, kind.as_str(), occurred_at, transition);
+    out.time_is_receipt = head.time.is_none();
     out.dedupe_keys
         .push(format!("grafana-oncall:{native}:{kind}:{time}"));
     out.title = text(group.title.as_deref());
@@ -261,9 +293,27 @@ mod tests {
         // OnCall sends `unresolve` without `event.time`: the receipt time orders it.
         check! { "unresolve.RECONSTRUCTED.json", base, {
         "kind": "unresolve", "transition": "opens", "status": "open",
-        "occurred_at": "2023-04-19T22:05:00Z",
+        "occurred_at": "2023-04-19T22:05:00Z", "time_is_receipt": true,
         "dedupe_keys": [format!("{group}:unresolve:2023-04-19T22:05:00.000000Z")],
         "people": [["notified", {"op": "replace", "users": [admin]}]]} }
+    }
+
+    #[test]
+    fn a_timeless_event_follows_the_alert_group_state_in_its_body() {
+        // A retried unresolve, rebuilt after the group was resolved again: it must not reopen.
+        let retried = String::from_utf8_lossy(fixture!("unresolve.RECONSTRUCTED.json"))
+            .replace("\"state\": \"firing\"", "\"state\": \"resolved\"");
+        let event = run(retried.as_bytes());
+        assert!(event.time_is_receipt);
+        assert_eq!(event.status, Some(Status::Resolved));
+        assert_eq!(event.transition, Transition::Updates);
+        // An unacknowledge whose body says someone acknowledged since keeps them.
+        let acked = String::from_utf8_lossy(fixture!("unresolve.RECONSTRUCTED.json"))
+            .replace("\"type\": \"unresolve\"", "\"type\": \"unacknowledge\"")
+            .replace("\"state\": \"firing\"", "\"state\": \"acknowledged\"");
+        let event = run(acked.as_bytes());
+        assert_eq!(event.status, Some(Status::Acknowledged));
+        assert_eq!(event.transition, Transition::Updates);
     }
 
     #[test]

@@ -9,4 +9,7 @@ mod config_startup;
 mod fuzz_webhooks;
 mod process;
 mod webhooks_common;
+mod webhooks_grafana_incident;
+mod webhooks_grafana_oncall;
+mod webhooks_opsgenie;
 mod webhooks_pagerduty;

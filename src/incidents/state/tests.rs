@@ -221,3 +221,26 @@ fn an_incident_first_seen_resolved_is_created_resolved() {
     assert_eq!(out.incident.resolved_at, Some(t(4)));
     assert!(out.resolved_now());
 }
+
+#[test]
+fn an_event_dated_on_receipt_neither_ages_later_events_nor_is_stale() {
+    let inc = triggered();
+    let res = step(
+        Some(&inc),
+        &event(5, "resolve", Transition::Updates, Some(Status::Resolved)),
+    );
+    // Received "at minute 50", but the provider gave no time.
+    let mut reopen = event(50, "unresolve", Transition::Opens, Some(Status::Open));
+    reopen.time_is_receipt = true;
+    let out = step(Some(&res.incident), &reopen);
+    assert!(!out.stale);
+    assert_eq!(out.incident.status, Status::Open);
+    assert_eq!(out.incident.last_event_at, t(5));
+    // A resolve the provider dated minute 10 still lands.
+    let again = step(
+        Some(&out.incident),
+        &event(10, "resolve", Transition::Updates, Some(Status::Resolved)),
+    );
+    assert!(!again.stale);
+    assert_eq!(again.incident.status, Status::Resolved);
+}
