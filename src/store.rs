@@ -89,13 +89,7 @@ impl Store {
 
     /// The shard an incident (or anything keyed by an incident) lives in.
     pub fn shard_of(id: &str) -> u16 {
-        // FNV-1a: stable across versions and platforms, unlike std's hasher.
-        let mut hash: u32 = 0x811c_9dc5;
-        for byte in id.bytes() {
-            hash ^= u32::from(byte);
-            hash = hash.wrapping_mul(0x0100_0193);
-        }
-        (hash % u32::from(SHARDS)) as u16
+        (fnv1a(id.as_bytes()) % u32::from(SHARDS)) as u16
     }
 
     /// `<prefix>:{<shard>}:<rest>`.
@@ -106,6 +100,17 @@ impl Store {
     pub fn prefix(&self) -> &str {
         &self.prefix
     }
+}
+
+/// FNV-1a: a hash that is stable across versions and platforms, unlike std's hasher, so that
+/// shard assignment never changes.
+pub fn fnv1a(bytes: &[u8]) -> u32 {
+    let mut hash: u32 = 0x811c_9dc5;
+    for byte in bytes {
+        hash ^= u32::from(*byte);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    hash
 }
 
 #[cfg(test)]

@@ -11,16 +11,24 @@
 //! `apply.lua` in one atomic step that fails if anyone wrote in between; then it re-reads and
 //! retries. The decision stays in Rust (testable without Redis), the atomicity in Redis.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use redis::AsyncCommands;
+use tokio::sync::Mutex;
 
 use super::state::{self, Applied, Directory};
 use super::{Incident, IncidentEvent, IncidentId, Status};
 use crate::audit;
-use crate::store::{Store, StoreError, SHARDS};
+use crate::store::{fnv1a, Store, StoreError, SHARDS};
 
 /// Attempts before a compare-and-set under heavy contention gives up (503, the tool retries).
-const MAX_ATTEMPTS: usize = 16;
+const MAX_ATTEMPTS: u32 = 16;
+
+/// Locks that serialize applies to one incident within this process (striped by incident id),
+/// so that a burst of events for one incident queues here instead of failing compare-and-set
+/// against itself. Replicas still race each other; the compare-and-set settles that.
+const LOCK_STRIPES: usize = 1024;
 
 /// What applying an event did.
 #[derive(Debug)]
@@ -35,6 +43,7 @@ pub struct IncidentStore {
     store: Store,
     script: redis::Script,
     dedupe_ttl_secs: u64,
+    locks: Arc<[Mutex<()>]>,
 }
 
 /// Which incidents to list.
@@ -51,6 +60,7 @@ impl IncidentStore {
             store,
             script: redis::Script::new(include_str!("apply.lua")),
             dedupe_ttl_secs: dedupe_ttl.as_secs().max(1),
+            locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
         }
     }
 
@@ -74,7 +84,14 @@ impl IncidentStore {
             .iter()
             .map(|k| self.store.key(shard, &format!("seen:{k}")))
             .collect();
-        for _ in 0..MAX_ATTEMPTS {
+        let stripe = fnv1a(key.as_bytes()) as usize % self.locks.len();
+        let _serialized = self.locks[stripe].lock().await;
+        for attempt in 0..MAX_ATTEMPTS {
+            if attempt > 0 {
+                // Another replica wrote in between: back off a little, with jitter.
+                let micros = fastrand::u64(0..200 * u64::from(attempt));
+                tokio::time::sleep(std::time::Duration::from_micros(micros)).await;
+            }
             let (current, version) = self.read(&key).await?;
             let applied = state::apply(current.as_ref(), event, directory, now);
             let incident = &applied.incident;

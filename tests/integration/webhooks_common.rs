@@ -190,3 +190,25 @@ async fn health_and_readiness() {
     let ready = app.http.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_burst_of_events_for_one_incident_is_applied_in_full() {
+    let app = TestApp::start().await;
+    let template = String::from_utf8(fixture("pagerduty/incident.triggered.json")).unwrap();
+    let mut sends = tokio::task::JoinSet::new();
+    for i in 0..200 {
+        let body = template
+            .replace("01BZYIL05THJDFF2Y08X9SVMTU", &format!("BURST{i:021}"))
+            .into_bytes();
+        let request = app
+            .http
+            .post(app.url("/webhooks/pagerduty"))
+            .header("x-pagerduty-signature", pd_signature(PD_SECRET, &body))
+            .body(body);
+        sends.spawn(async move { request.send().await.map(|r| r.status()) });
+    }
+    while let Some(sent) = sends.join_next().await {
+        assert_eq!(sent.unwrap().unwrap(), StatusCode::ACCEPTED);
+    }
+    assert_eq!(app.audit_len(), 200);
+}
