@@ -12,7 +12,7 @@ ensure_redis() {
   echo "redis-server not found; installing it from the OS packages..." >&2
   if command -v apt-get >/dev/null 2>&1; then
     as_root apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq redis-server >/dev/null
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
   elif command -v brew >/dev/null 2>&1; then
     brew install redis
   else
