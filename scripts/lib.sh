@@ -21,3 +21,15 @@ ensure_redis() {
   fi
   command -v redis-server >/dev/null 2>&1
 }
+
+# moto's server is the local IAM endpoint the tests (and a local run) grant roles on. Install it
+# from PyPI when it is missing.
+ensure_moto() {
+  if ! command -v python3 >/dev/null 2>&1; then
+    echo "python3 not found: install Python 3, then: python3 -m pip install 'moto[server]'" >&2
+    return 1
+  fi
+  python3 -c 'import moto.server' >/dev/null 2>&1 && return 0
+  echo "moto's server not found; installing moto[server] from PyPI..." >&2
+  python3 -m pip install --quiet 'moto[server]'
+}

@@ -3,13 +3,18 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use governor::{Quota, RateLimiter};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 use crate::auth::ApiAuth;
 use crate::config::Config;
 use crate::directory::ResponderDirectory;
+use crate::elevation::policy::Role;
+use crate::elevation::store::BindingStore;
+use crate::elevation::{scheduler, Elevation};
+use crate::grants::Grants;
 use crate::http::{self, AppState};
 use crate::incidents::IncidentStore;
 use crate::metrics::Metrics;
@@ -21,6 +26,7 @@ pub struct App {
     addr: SocketAddr,
     stop: watch::Sender<bool>,
     server: JoinHandle<std::io::Result<()>>,
+    scheduler: JoinHandle<()>,
 }
 
 /// Stops a running [`App`] gracefully (in-flight requests finish).
@@ -35,18 +41,40 @@ impl ShutdownHandle {
 
 impl AppState {
     /// Wire every part together from a validated config. Connects to Redis lazily.
-    pub fn build(config: Config) -> anyhow::Result<AppState> {
+    pub async fn build(config: Config) -> anyhow::Result<AppState> {
         let metrics = Arc::new(Metrics::new());
         let store = Store::connect(&config.redis, metrics.redis_errors.clone())?;
         let incidents = IncidentStore::new(store.clone(), config.redis.dedupe_ttl.into());
         let directory = Arc::new(ResponderDirectory::new(&config.responders));
-        let intake = Arc::new(Intake::new(&config.sources, incidents.clone(), directory));
-        let api_auth = Arc::new(ApiAuth::new(&config.auth.tokens));
+        let kick = Arc::new(Notify::new());
+        let intake = Arc::new(Intake::new(
+            &config.sources,
+            incidents.clone(),
+            directory.clone(),
+            kick.clone(),
+        ));
+        let grants = Grants::from_config(&config.aws).await;
+        let per_minute = std::num::NonZeroU32::new(config.elevation.requests_per_minute)
+            .unwrap_or(std::num::NonZeroU32::MIN);
+        let elevation_limiter = Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute)));
+        let roles = config.roles.iter().cloned().map(Role::new).collect();
+        let elevation = Arc::new(Elevation::new(
+            BindingStore::new(store.clone()),
+            incidents.clone(),
+            grants,
+            roles,
+            directory,
+            &config.elevation,
+            kick,
+        ));
+        let api_auth = Arc::new(ApiAuth::from_config(&config.auth)?);
         Ok(AppState {
             config: Arc::new(config),
             store,
             incidents,
             intake,
+            elevation,
+            elevation_limiter,
             api_auth,
             metrics,
         })
@@ -63,8 +91,9 @@ impl App {
             )
         })?;
         let addr = listener.local_addr()?;
-        let state = AppState::build(config)?;
+        let state = AppState::build(config).await?;
         let (stop, mut stopped) = watch::channel(false);
+        let scheduler = tokio::spawn(scheduler::run(state.elevation.clone(), stop.subscribe()));
         let service = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
         let server = tokio::spawn(async move {
             axum::serve(listener, service)
@@ -73,7 +102,12 @@ impl App {
                 })
                 .await
         });
-        Ok(App { addr, stop, server })
+        Ok(App {
+            addr,
+            stop,
+            server,
+            scheduler,
+        })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -87,6 +121,8 @@ impl App {
     /// Wait until the server stops (after a shutdown request).
     pub async fn wait(self) -> anyhow::Result<()> {
         self.server.await??;
+        let _ = self.stop.send(true);
+        self.scheduler.await?;
         Ok(())
     }
 }

@@ -10,6 +10,8 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod directory;
+pub mod elevation;
+pub mod grants;
 pub mod http;
 pub mod incidents;
 pub mod metrics;

@@ -128,6 +128,8 @@ impl Default for Aws {
 pub struct Elevation {
     pub max_active_per_subject: u32,
     pub pending_ttl: ConfigDuration,
+    /// Elevation requests one person may make per minute (bursts up to this many at once).
+    pub requests_per_minute: u32,
 }
 
 impl Default for Elevation {
@@ -135,6 +137,7 @@ impl Default for Elevation {
         Self {
             max_active_per_subject: 5,
             pending_ttl: ConfigDuration::secs(15 * 60),
+            requests_per_minute: 60,
         }
     }
 }
@@ -239,6 +242,9 @@ pub struct Oidc {
     pub jwks_file: Option<std::path::PathBuf>,
     #[serde(default = "default_email_claim")]
     pub email_claim: String,
+    /// Emails of the people who are admins when they sign in through the IdP.
+    #[serde(default)]
+    pub admins: Vec<String>,
 }
 
 fn default_email_claim() -> String {

@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use super::{Config, ConfigError, SourceSection};
+use super::{Config, ConfigError, Oidc, SourceSection};
 
 type Result = std::result::Result<(), ConfigError>;
 
@@ -13,7 +13,24 @@ impl Config {
         self.validate_sources()?;
         self.validate_auth()?;
         self.validate_responders()?;
-        self.validate_roles()
+        self.validate_roles()?;
+        self.validate_elevation()
+    }
+
+    fn validate_elevation(&self) -> Result {
+        if self.elevation.requests_per_minute < 30 {
+            return Err(ConfigError::new(
+                "elevation.requests_per_minute",
+                "must be at least 30: responders in an outage retry; the default is 60",
+            ));
+        }
+        if self.elevation.max_active_per_subject == 0 {
+            return Err(ConfigError::new(
+                "elevation.max_active_per_subject",
+                "must be at least 1; the default is 5",
+            ));
+        }
+        Ok(())
     }
 
     fn validate_server(&self) -> Result {
@@ -93,7 +110,10 @@ impl Config {
                 ));
             }
         }
-        Ok(())
+        match &self.auth.oidc {
+            Some(oidc) => validate_oidc(oidc),
+            None => Ok(()),
+        }
     }
 
     fn validate_responders(&self) -> Result {
@@ -222,6 +242,63 @@ fn validate_source(name: &str, section: &SourceSection, signed: bool) -> Result 
             key("observers_are_responders"),
             "only Grafana Incident has observers; remove this key",
         ));
+    }
+    Ok(())
+}
+
+fn validate_oidc(oidc: &Oidc) -> Result {
+    let key = |field: &str| format!("auth.oidc.{field}");
+    match (&oidc.jwks_url, &oidc.jwks_file) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::new(
+                key("jwks_url"),
+                "give either `jwks_url` or `jwks_file`, not both; remove one",
+            ))
+        }
+        (None, None) => {
+            return Err(ConfigError::new(
+                key("jwks_url"),
+                "give the identity provider's signing keys: `jwks_url` (its `jwks_uri`) or `jwks_file` (a saved copy)",
+            ))
+        }
+        (Some(url), None) => {
+            let scheme_ok = reqwest::Url::parse(url).is_ok_and(|u| {
+                matches!(u.scheme(), "http" | "https") && u.host_str().is_some()
+            });
+            if !scheme_ok {
+                return Err(ConfigError::new(
+                    key("jwks_url"),
+                    "must be an http(s) URL like https://idp.example.com/.well-known/jwks.json",
+                ));
+            }
+        }
+        (None, Some(_)) => {}
+    }
+    if oidc.issuer.trim().is_empty() {
+        return Err(ConfigError::new(
+            key("issuer"),
+            "give the identity provider's issuer, exactly as its tokens' `iss` claim says, like https://idp.example.com",
+        ));
+    }
+    if oidc.audience.trim().is_empty() {
+        return Err(ConfigError::new(
+            key("audience"),
+            "give the audience the tokens are issued for (their `aud` claim), usually breakglass's client id at the identity provider",
+        ));
+    }
+    if oidc.email_claim.trim().is_empty() {
+        return Err(ConfigError::new(
+            key("email_claim"),
+            "name the claim holding the caller's email, or remove the key for the default `email`",
+        ));
+    }
+    for (i, admin) in oidc.admins.iter().enumerate() {
+        if !looks_like_email(admin.trim()) {
+            return Err(ConfigError::new(
+                format!("auth.oidc.admins[{i}]"),
+                "must be an email address like alice@example.com",
+            ));
+        }
     }
     Ok(())
 }

@@ -8,6 +8,8 @@ use axum::Json;
 use serde_json::json;
 
 use crate::auth::AuthError;
+use crate::elevation::policy::Denial;
+use crate::elevation::ElevationError;
 use crate::store::StoreError;
 use crate::webhooks::intake::IntakeError;
 
@@ -101,6 +103,35 @@ impl From<IntakeError> for ApiError {
                 ApiError::new(StatusCode::BAD_REQUEST, "invalid_payload", p.to_string())
             }
             IntakeError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<ElevationError> for ApiError {
+    fn from(e: ElevationError) -> Self {
+        let message = e.to_string();
+        match e {
+            ElevationError::IncidentNotFound(_) => ApiError::not_found("incident_not_found", message),
+            ElevationError::RoleNotFound(..) => ApiError::not_found("role_not_found", message),
+            ElevationError::NotFound(_) => ApiError::not_found("not_found", message),
+            ElevationError::Forbidden(_) => ApiError::forbidden(message),
+            ElevationError::Denied(denial) => {
+                let (status, code) = match denial {
+                    Denial::IncidentNotOpen => (StatusCode::FORBIDDEN, "incident_not_open"),
+                    Denial::NotOnCall => (StatusCode::FORBIDDEN, "not_on_call"),
+                    Denial::RoleNotAllowed { .. } => (StatusCode::FORBIDDEN, "role_not_allowed"),
+                    Denial::InvalidRequest(_) | Denial::TooManyActive { .. } => {
+                        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request")
+                    }
+                };
+                ApiError::new(status, code, message)
+            }
+            ElevationError::GrantFailed(_) => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "grant_failed",
+                "AWS refused or failed the grant; nothing was left behind. Retry, and tell the platform team if it persists",
+            ),
+            ElevationError::Store(s) => s.into(),
         }
     }
 }

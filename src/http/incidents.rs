@@ -6,6 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
+use super::elevations::BindingView;
 use super::error::ApiError;
 use super::{AppState, Caller};
 use crate::incidents::{Incident, IncidentId, Listing, Responder, Status};
@@ -26,8 +27,10 @@ pub struct IncidentView {
     pub acknowledged_at: Option<chrono::DateTime<chrono::Utc>>,
     pub resolved_at: Option<chrono::DateTime<chrono::Utc>>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
-    /// Every binding of the incident (filled in by the elevation feature).
-    pub bindings: Vec<serde_json::Value>,
+    /// Every binding of the incident, each as `GET /v1/elevations/{id}` shows it. Only the
+    /// single-incident view carries them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bindings: Option<Vec<BindingView>>,
 }
 
 impl From<Incident> for IncidentView {
@@ -46,7 +49,7 @@ impl From<Incident> for IncidentView {
             acknowledged_at: i.acknowledged_at,
             resolved_at: i.resolved_at,
             updated_at: i.updated_at,
-            bindings: Vec::new(),
+            bindings: None,
         }
     }
 }
@@ -70,7 +73,10 @@ pub async fn get(
             "you are not a responder on this incident; ask the incident commander to add you in the incident tool",
         ));
     }
-    Ok(Json(incident.into()))
+    let bindings = state.elevation.for_incident(&id).await?;
+    let mut view = IncidentView::from(incident);
+    view.bindings = Some(bindings.into_iter().map(BindingView::from).collect());
+    Ok(Json(view))
 }
 
 #[derive(Debug, Deserialize)]

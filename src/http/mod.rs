@@ -2,6 +2,7 @@
 //! for webhooks, the responder API and operations. Handlers are thin: they authenticate, call a
 //! service, and map its result to CONTRACT.md's answers.
 
+mod elevations;
 mod error;
 mod incidents;
 mod ops;
@@ -23,10 +24,12 @@ pub use error::ApiError;
 
 use crate::auth::{ApiAuth, Principal};
 use crate::config::{Config, IpRange};
+use crate::elevation::Elevation;
 use crate::incidents::IncidentStore;
 use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::webhooks::intake::Intake;
+use governor::DefaultKeyedRateLimiter;
 
 /// Everything a handler may use. Cheap to clone.
 #[derive(Clone)]
@@ -35,6 +38,9 @@ pub struct AppState {
     pub store: Store,
     pub incidents: IncidentStore,
     pub intake: Arc<Intake>,
+    pub elevation: Arc<Elevation>,
+    /// Elevation requests per person: at least 30 a minute get through (CONTRACT.md).
+    pub elevation_limiter: Arc<DefaultKeyedRateLimiter<String>>,
     pub api_auth: Arc<ApiAuth>,
     pub metrics: Arc<Metrics>,
 }
@@ -56,6 +62,12 @@ pub fn router(state: AppState) -> Router {
         .on_response(DefaultOnResponse::new().level(Level::INFO));
     Router::new()
         .route("/webhooks/{source}", post(webhooks::receive))
+        .route("/v1/elevations", post(elevations::create))
+        .route(
+            "/v1/elevations/{id}",
+            get(elevations::get).delete(elevations::revoke),
+        )
+        .route("/v1/elevations/{id}/approve", post(elevations::approve))
         .route("/v1/incidents", get(incidents::list))
         .route("/v1/incidents/{id}", get(incidents::get))
         .route("/healthz", get(ops::healthz))
@@ -79,7 +91,7 @@ impl FromRequestParts<AppState> for Caller {
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .map(|v| v.as_bytes());
-        Ok(Caller(state.api_auth.authenticate(header)?))
+        Ok(Caller(state.api_auth.authenticate(header).await?))
     }
 }
 

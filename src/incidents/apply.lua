@@ -2,16 +2,21 @@
 -- remember the delivery, and append the audit event. All keys share the incident's shard tag.
 --
 -- KEYS[1] incident hash   KEYS[2] open index (zset)   KEYS[3] all index (zset)
--- KEYS[4] audit stream    KEYS[5..] delivery (dedupe) keys
+-- KEYS[4] audit stream    KEYS[5] the incident's bindings (set)   KEYS[6] schedule (zset)
+-- KEYS[7..] delivery (dedupe) keys
 -- ARGV[1] expected version ("0" for a new incident)   ARGV[2] new state JSON
 -- ARGV[3] new status      ARGV[4] incident id          ARGV[5] opened_at score (ms)
 -- ARGV[6] dedupe TTL (s)  ARGV[7] audit type           ARGV[8] audit time (RFC 3339)
--- ARGV[9] audit data JSON
+-- ARGV[9] audit data JSON  ARGV[10] binding key prefix (`<prefix>:{<shard>}:binding:`)
+-- ARGV[11] now (ms)
+--
+-- When the incident is resolved, every live binding of it moves to `revoking` and is due in the
+-- schedule at once, in this same step: no binding can outlive the resolve unnoticed.
 --
 -- Returns {"duplicate"}, {"conflict"} (someone else wrote first: re-read and retry) or
 -- {"applied", new_version}.
 
-for i = 5, #KEYS do
+for i = 7, #KEYS do
   if redis.call('EXISTS', KEYS[i]) == 1 then
     return {'duplicate'}
   end
@@ -32,10 +37,24 @@ else
 end
 redis.call('ZADD', KEYS[3], ARGV[5], ARGV[4])
 
-for i = 5, #KEYS do
+for i = 7, #KEYS do
   redis.call('SET', KEYS[i], '1', 'EX', ARGV[6])
 end
 
 redis.call('XADD', KEYS[4], '*', 'type', ARGV[7], 'incident', ARGV[4], 'at', ARGV[8], 'data', ARGV[9])
+
+if ARGV[3] == 'resolved' then
+  for _, id in ipairs(redis.call('SMEMBERS', KEYS[5])) do
+    local key = ARGV[10] .. id
+    local st = redis.call('HGET', key, 'status')
+    if st == 'pending_approval' or st == 'granting' or st == 'active' then
+      redis.call('HSET', key, 'status', 'revoking', 'end_reason', 'incident_resolved')
+      redis.call('HINCRBY', key, 'version', 1)
+      redis.call('ZADD', KEYS[6], ARGV[11], id)
+      redis.call('XADD', KEYS[4], '*', 'type', 'binding.revoking', 'incident', ARGV[4], 'at', ARGV[8],
+        'data', cjson.encode({binding = id, from = st, reason = 'incident_resolved'}))
+    end
+  end
+end
 
 return {'applied', next_version}

@@ -65,9 +65,14 @@ impl IncidentStore {
     }
 
     fn incident_key(&self, id: &IncidentId) -> (u16, String) {
+        let shard = Store::shard_of(&id.to_string());
+        (shard, Self::key_of(&self.store, id))
+    }
+
+    /// The key of an incident's hash (other parts' scripts check its `status` field).
+    pub fn key_of(store: &Store, id: &IncidentId) -> String {
         let id = id.to_string();
-        let shard = Store::shard_of(&id);
-        (shard, self.store.key(shard, &format!("incident:{id}")))
+        store.key(Store::shard_of(&id), &format!("incident:{id}"))
     }
 
     /// Apply one event atomically (de-duplicate, state machine, write, audit).
@@ -120,7 +125,12 @@ impl IncidentStore {
                 .key(&key)
                 .key(self.store.key(shard, "incidents:open"))
                 .key(self.store.key(shard, "incidents:all"))
-                .key(audit::stream_key(&self.store, shard));
+                .key(audit::stream_key(&self.store, shard))
+                .key(
+                    self.store
+                        .key(shard, &format!("incident:{}:bindings", event.incident)),
+                )
+                .key(self.store.key(shard, "schedule"));
             for k in &seen {
                 invocation.key(k);
             }
@@ -133,7 +143,9 @@ impl IncidentStore {
                 .arg(self.dedupe_ttl_secs)
                 .arg(audit::WebhookApplied::TYPE)
                 .arg(now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-                .arg(audit_json);
+                .arg(audit_json)
+                .arg(self.store.key(shard, "binding:"))
+                .arg(now.timestamp_millis());
             let mut conn = self.store.conn();
             let reply: Vec<redis::Value> =
                 self.store.run(invocation.invoke_async(&mut conn)).await?;
@@ -178,8 +190,17 @@ impl IncidentStore {
 
     /// One incident, if breakglass has heard of it.
     pub async fn get(&self, id: &IncidentId) -> Result<Option<Incident>, StoreError> {
+        Ok(self.get_versioned(id).await?.0)
+    }
+
+    /// One incident with its compare-and-set version (0 if absent), for decisions that must be
+    /// recorded only if the incident did not change meanwhile.
+    pub async fn get_versioned(
+        &self,
+        id: &IncidentId,
+    ) -> Result<(Option<Incident>, u64), StoreError> {
         let (_, key) = self.incident_key(id);
-        Ok(self.read(&key).await?.0)
+        self.read(&key).await
     }
 
     /// Incidents the caller may see (`visible`), newest first, up to `limit`, across every

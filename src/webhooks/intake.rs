@@ -14,6 +14,7 @@ use axum::body::Bytes;
 use axum::http::HeaderMap;
 use chrono::Utc;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use tokio::sync::Notify;
 
 use super::auth::{AuthFailure, Verifier};
 use super::{normalize, NormalizeOptions, Normalized, PayloadError};
@@ -62,6 +63,8 @@ pub struct Intake {
     sources: HashMap<Source, SourceIntake>,
     incidents: IncidentStore,
     directory: Arc<ResponderDirectory>,
+    /// Wakes the schedule worker when a resolve queued revocations.
+    on_resolve: Arc<Notify>,
 }
 
 impl Intake {
@@ -69,6 +72,7 @@ impl Intake {
         config: &Sources,
         incidents: IncidentStore,
         directory: Arc<ResponderDirectory>,
+        on_resolve: Arc<Notify>,
     ) -> Self {
         let sources = Source::ALL
             .into_iter()
@@ -78,6 +82,7 @@ impl Intake {
             sources,
             incidents,
             directory,
+            on_resolve,
         }
     }
 
@@ -124,7 +129,12 @@ impl Intake {
                 .apply(event, self.directory.as_ref(), request_id, now)
                 .await?
             {
-                ApplyOutcome::Applied(_) => applied.push(event.incident.clone()),
+                ApplyOutcome::Applied(outcome) => {
+                    if outcome.resolved_now() {
+                        self.on_resolve.notify_one();
+                    }
+                    applied.push(event.incident.clone())
+                }
                 ApplyOutcome::Duplicate => {}
             }
         }

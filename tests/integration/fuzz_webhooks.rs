@@ -25,11 +25,9 @@ impl Target {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let redis = Redis::start();
         let config = Config::from_toml_str(&config_toml(&redis.url(), &Extra::default())).unwrap();
-        let router = {
-            let _guard = runtime.enter();
-            breakglass::http::router(AppState::build(config).unwrap())
-                .layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))))
-        };
+        let state = runtime.block_on(AppState::build(config)).unwrap();
+        let router = breakglass::http::router(state)
+            .layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
         Target {
             runtime,
             router,

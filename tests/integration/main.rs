@@ -3,10 +3,16 @@
 
 #[allow(dead_code)] // each test module uses its own part of the harness
 mod harness;
+mod moto;
 
 mod api_incidents;
+mod api_oidc;
 mod config_startup;
+mod elevation;
+mod elevation_race;
+mod elevation_support;
 mod fuzz_webhooks;
+mod grants_iam;
 mod process;
 mod webhooks_common;
 mod webhooks_grafana_incident;

@@ -1,0 +1,37 @@
+-- Record a new binding atomically with the check that its incident is open and unchanged since
+-- the decision was made, and that the person holds no live binding of this role on it already.
+-- All keys share the incident's shard tag; the holder's existing binding is read by key prefix.
+--
+-- KEYS[1] incident hash  KEYS[2] incident's bindings set  KEYS[3] holder key
+-- KEYS[4] binding hash   KEYS[5] schedule zset            KEYS[6] audit stream
+-- ARGV[1] expected incident version  ARGV[2] binding id  ARGV[3] binding JSON  ARGV[4] status
+-- ARGV[5] due (ms)  ARGV[6] audit type  ARGV[7] audit time  ARGV[8] audit JSON  ARGV[9] incident id
+-- ARGV[10] binding key prefix (`<prefix>:{<shard>}:binding:`)
+--
+-- Returns {'created'}, {'exists', id}, {'incident_not_found'}, {'incident_not_open'} or {'conflict'}.
+
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then
+  return {'incident_not_found'}
+end
+if status == 'resolved' then
+  return {'incident_not_open'}
+end
+if (redis.call('HGET', KEYS[1], 'version') or '0') ~= ARGV[1] then
+  return {'conflict'}
+end
+
+local existing = redis.call('GET', KEYS[3])
+if existing then
+  local held = redis.call('HGET', ARGV[10] .. existing, 'status')
+  if held == 'pending_approval' or held == 'granting' or held == 'active' then
+    return {'exists', existing}
+  end
+end
+
+redis.call('HSET', KEYS[4], 'state', ARGV[3], 'status', ARGV[4], 'end_reason', '', 'version', 1)
+redis.call('SADD', KEYS[2], ARGV[2])
+redis.call('SET', KEYS[3], ARGV[2])
+redis.call('ZADD', KEYS[5], ARGV[5], ARGV[2])
+redis.call('XADD', KEYS[6], '*', 'type', ARGV[6], 'incident', ARGV[9], 'at', ARGV[7], 'data', ARGV[8])
+return {'created'}

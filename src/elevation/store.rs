@@ -1,0 +1,373 @@
+//! Binding storage in Redis.
+//!
+//! Keys (owned here; `<s>` is the incident's shard, also the first character of a binding id):
+//! - `<prefix>:{<s>}:binding:<id>`: HASH `state` (the [`Binding`] as JSON), `status` and
+//!   `end_reason` (authoritative: the incident's resolve script changes them without touching the
+//!   JSON), `version` (compare-and-set counter). No TTL: bindings are evidence.
+//! - `<prefix>:{<s>}:incident:<incident id>:bindings`: SET of the incident's binding ids.
+//! - `<prefix>:{<s>}:holder:<incident id>:<role>:<email>`: STRING, the person's live binding of
+//!   that role on that incident; makes a retried request return the same binding. Deleted when
+//!   the binding ends.
+//! - `<prefix>:{<s>}:schedule`: ZSET binding id -> when it next needs work (ms): approval
+//!   deadline, grant deadline, expiry, or now for a revocation. Worked by the scheduler.
+//! - `<prefix>:subject:<email>:bindings`: SET of a person's binding ids across shards, for the
+//!   per-person cap. Written after the atomic step (its own Cluster slot), read best-effort.
+
+use chrono::{DateTime, Utc};
+use redis::AsyncCommands;
+
+use super::model::{Binding, BindingId, BindingStatus, EndReason};
+use crate::audit;
+use crate::incidents::{IncidentId, IncidentStore};
+use crate::store::{Store, StoreError, SHARDS};
+
+/// A binding as read, with the version to compare against when writing it back.
+#[derive(Debug, Clone)]
+pub struct Versioned {
+    pub binding: Binding,
+    pub version: u64,
+}
+
+/// What creating a binding did.
+#[derive(Debug)]
+pub enum CreateOutcome {
+    Created,
+    /// The person already holds a live binding of this role on this incident.
+    Exists(BindingId),
+    IncidentNotFound,
+    IncidentNotOpen,
+    /// The incident changed since the decision: decide again.
+    Conflict,
+}
+
+/// What a compare-and-set on a binding did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum UpdateOutcome {
+    Ok,
+    Conflict,
+    IncidentNotOpen,
+}
+
+/// Where the binding goes in the schedule with an update.
+#[derive(Debug, Clone, Copy)]
+pub enum Schedule {
+    At(DateTime<Utc>),
+    Remove,
+    Keep,
+}
+
+/// An audit event to append with a change.
+pub struct AuditEvent<'a> {
+    pub kind: &'a str,
+    pub data: serde_json::Value,
+}
+
+#[derive(Clone)]
+pub struct BindingStore {
+    store: Store,
+    create: redis::Script,
+    update: redis::Script,
+    claim: redis::Script,
+}
+
+impl BindingStore {
+    pub fn new(store: Store) -> Self {
+        Self {
+            store,
+            create: redis::Script::new(include_str!("create.lua")),
+            update: redis::Script::new(include_str!("update.lua")),
+            claim: redis::Script::new(include_str!("claim.lua")),
+        }
+    }
+
+    fn key(&self, id: &BindingId) -> String {
+        self.store.key(id.shard(), &format!("binding:{id}"))
+    }
+
+    fn holder_key(&self, b: &Binding) -> String {
+        let shard = b.id.shard();
+        let who = b.subject.to_ascii_lowercase();
+        self.store
+            .key(shard, &format!("holder:{}:{}:{who}", b.incident, b.role))
+    }
+
+    pub fn schedule_key(&self, shard: u16) -> String {
+        self.store.key(shard, "schedule")
+    }
+
+    fn bindings_key(&self, incident: &IncidentId) -> String {
+        let shard = Store::shard_of(&incident.to_string());
+        self.store
+            .key(shard, &format!("incident:{incident}:bindings"))
+    }
+
+    fn subject_key(&self, email: &str) -> String {
+        format!(
+            "{}:subject:{}:bindings",
+            self.store.prefix(),
+            email.to_ascii_lowercase()
+        )
+    }
+
+    /// Record a new binding (see `create.lua`).
+    pub async fn create(
+        &self,
+        binding: &Binding,
+        incident_version: u64,
+        due: DateTime<Utc>,
+        audit: AuditEvent<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<CreateOutcome, StoreError> {
+        let shard = binding.id.shard();
+        let incident_key = IncidentStore::key_of(&self.store, &binding.incident);
+        let mut inv = self.create.prepare_invoke();
+        inv.key(incident_key)
+            .key(self.bindings_key(&binding.incident))
+            .key(self.holder_key(binding))
+            .key(self.key(&binding.id))
+            .key(self.schedule_key(shard))
+            .key(audit::stream_key(&self.store, shard))
+            .arg(incident_version)
+            .arg(binding.id.as_str())
+            .arg(to_json(binding)?)
+            .arg(binding.status.as_str())
+            .arg(due.timestamp_millis())
+            .arg(audit.kind)
+            .arg(rfc3339(now))
+            .arg(audit.data.to_string())
+            .arg(binding.incident.to_string())
+            .arg(self.store.key(shard, "binding:"));
+        let mut conn = self.store.conn();
+        let reply: Vec<String> = self.store.run(inv.invoke_async(&mut conn)).await?;
+        let outcome = match reply.first().map(String::as_str) {
+            Some("created") => CreateOutcome::Created,
+            Some("exists") => match reply.get(1).and_then(|id| id.parse().ok()) {
+                Some(id) => CreateOutcome::Exists(id),
+                None => return Err(corrupt("create.lua", "exists without a valid id")),
+            },
+            Some("incident_not_found") => CreateOutcome::IncidentNotFound,
+            Some("incident_not_open") => CreateOutcome::IncidentNotOpen,
+            Some("conflict") => CreateOutcome::Conflict,
+            other => return Err(corrupt("create.lua", format!("{other:?}"))),
+        };
+        if matches!(outcome, CreateOutcome::Created) {
+            // Outside the atomic step (another Cluster slot); only the per-person cap reads it.
+            let _: () = self
+                .store
+                .run(conn.sadd(self.subject_key(&binding.subject), binding.id.as_str()))
+                .await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Compare-and-set a binding (see `update.lua`).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn update(
+        &self,
+        current: &Versioned,
+        next: &Binding,
+        schedule: Schedule,
+        audit: Option<AuditEvent<'_>>,
+        require_open: bool,
+        now: DateTime<Utc>,
+    ) -> Result<UpdateOutcome, StoreError> {
+        let shard = next.id.shard();
+        let (op, due) = match schedule {
+            Schedule::At(t) => ("set", t.timestamp_millis()),
+            Schedule::Remove => ("remove", 0),
+            Schedule::Keep => ("keep", 0),
+        };
+        let (kind, data) = match &audit {
+            Some(a) => (a.kind, a.data.to_string()),
+            None => ("", String::new()),
+        };
+        let mut inv = self.update.prepare_invoke();
+        inv.key(self.key(&next.id))
+            .key(self.schedule_key(shard))
+            .key(audit::stream_key(&self.store, shard))
+            .key(IncidentStore::key_of(&self.store, &next.incident))
+            .key(self.holder_key(next))
+            .arg(current.version)
+            .arg(to_json(next)?)
+            .arg(next.status.as_str())
+            .arg(next.end_reason.map(EndReason::as_str).unwrap_or(""))
+            .arg(op)
+            .arg(due)
+            .arg(next.id.as_str())
+            .arg(kind)
+            .arg(rfc3339(now))
+            .arg(data)
+            .arg(next.incident.to_string())
+            .arg(if require_open { "1" } else { "0" })
+            .arg(if next.status.is_live() { "0" } else { "1" });
+        let mut conn = self.store.conn();
+        let reply: Vec<String> = self.store.run(inv.invoke_async(&mut conn)).await?;
+        match reply.first().map(String::as_str) {
+            Some("ok") => Ok(UpdateOutcome::Ok),
+            Some("conflict") => Ok(UpdateOutcome::Conflict),
+            Some("incident_not_open") => Ok(UpdateOutcome::IncidentNotOpen),
+            other => Err(corrupt("update.lua", format!("{other:?}"))),
+        }
+    }
+
+    /// One binding, with its authoritative status overlaid on the stored JSON.
+    pub async fn get(&self, id: &BindingId) -> Result<Option<Versioned>, StoreError> {
+        let key = self.key(id);
+        let mut conn = self.store.conn();
+        let (state, status, reason, version): (
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<u64>,
+        ) = self
+            .store
+            .run(
+                redis::cmd("HMGET")
+                    .arg(&key)
+                    .arg("state")
+                    .arg("status")
+                    .arg("end_reason")
+                    .arg("version")
+                    .query_async(&mut conn),
+            )
+            .await?;
+        let Some(state) = state else { return Ok(None) };
+        let mut binding: Binding = serde_json::from_str(&state).map_err(|e| corrupt(&key, e))?;
+        if let Some(status) = status.as_deref().and_then(BindingStatus::parse) {
+            binding.status = status;
+        }
+        if let Some(reason) = reason.as_deref().and_then(EndReason::parse) {
+            binding.end_reason = Some(reason);
+        }
+        Ok(Some(Versioned {
+            binding,
+            version: version.unwrap_or(0),
+        }))
+    }
+
+    /// The person's live binding of `role` on `incident`, if they hold one.
+    pub async fn held(
+        &self,
+        incident: &IncidentId,
+        role: &str,
+        email: &str,
+    ) -> Result<Option<Versioned>, StoreError> {
+        let shard = Store::shard_of(&incident.to_string());
+        let key = self.store.key(
+            shard,
+            &format!("holder:{incident}:{role}:{}", email.to_ascii_lowercase()),
+        );
+        let mut conn = self.store.conn();
+        let id: Option<String> = self.store.run(conn.get(key)).await?;
+        let Some(id) = id.and_then(|id| id.parse::<BindingId>().ok()) else {
+            return Ok(None);
+        };
+        Ok(self.get(&id).await?.filter(|v| v.binding.status.is_live()))
+    }
+
+    /// Every binding of an incident, oldest request first.
+    pub async fn for_incident(&self, incident: &IncidentId) -> Result<Vec<Binding>, StoreError> {
+        let mut conn = self.store.conn();
+        let ids: Vec<String> = self
+            .store
+            .run(conn.smembers(self.bindings_key(incident)))
+            .await?;
+        let mut out = Vec::new();
+        for id in ids.iter().filter_map(|id| id.parse::<BindingId>().ok()) {
+            if let Some(v) = self.get(&id).await? {
+                out.push(v.binding);
+            }
+        }
+        out.sort_by_key(|b| b.requested_at);
+        Ok(out)
+    }
+
+    /// How many live bindings a person holds.
+    pub async fn live_count(&self, email: &str) -> Result<usize, StoreError> {
+        let mut conn = self.store.conn();
+        let ids: Vec<String> = self
+            .store
+            .run(conn.smembers(self.subject_key(email)))
+            .await?;
+        let mut live = 0;
+        for id in ids.iter().filter_map(|id| id.parse::<BindingId>().ok()) {
+            let status: Option<String> = self.store.run(conn.hget(self.key(&id), "status")).await?;
+            if status
+                .as_deref()
+                .and_then(BindingStatus::parse)
+                .is_some_and(BindingStatus::is_live)
+            {
+                live += 1;
+            } else {
+                let _: () = self
+                    .store
+                    .run(conn.srem(self.subject_key(email), id.as_str()))
+                    .await?;
+            }
+        }
+        Ok(live)
+    }
+
+    /// Binding ids due by `now` in one shard, at most `limit`.
+    pub async fn due(
+        &self,
+        shard: u16,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<BindingId>, StoreError> {
+        let mut conn = self.store.conn();
+        let ids: Vec<String> = self
+            .store
+            .run(conn.zrangebyscore_limit(
+                self.schedule_key(shard),
+                "-inf",
+                now.timestamp_millis(),
+                0,
+                limit as isize,
+            ))
+            .await?;
+        Ok(ids.iter().filter_map(|id| id.parse().ok()).collect())
+    }
+
+    /// Lease a due entry until `until` (see `claim.lua`).
+    pub async fn claim(
+        &self,
+        id: &BindingId,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut inv = self.claim.prepare_invoke();
+        inv.key(self.schedule_key(id.shard()))
+            .arg(id.as_str())
+            .arg(now.timestamp_millis())
+            .arg(until.timestamp_millis());
+        let mut conn = self.store.conn();
+        let claimed: i64 = self.store.run(inv.invoke_async(&mut conn)).await?;
+        Ok(claimed == 1)
+    }
+
+    /// Drop an entry that needs no work.
+    pub async fn unschedule(&self, id: &BindingId) -> Result<(), StoreError> {
+        let mut conn = self.store.conn();
+        self.store
+            .run(conn.zrem(self.schedule_key(id.shard()), id.as_str()))
+            .await
+    }
+
+    pub const SHARDS: u16 = SHARDS;
+}
+
+fn to_json(b: &Binding) -> Result<String, StoreError> {
+    serde_json::to_string(b).map_err(|e| corrupt("binding", e))
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn corrupt(key: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt {
+        key: key.to_owned(),
+        reason: e.to_string(),
+    }
+}

@@ -1,0 +1,289 @@
+//! The IAM calls of a grant and a revocation, through aws-sdk-iam.
+//!
+//! The service needs IAM rights only on roles under its path: CreateRole, GetRole, ListRoleTags,
+//! PutRolePolicy, AttachRolePolicy, ListRolePolicies, DeleteRolePolicy, ListAttachedRolePolicies,
+//! DetachRolePolicy, DeleteRole, and ListRoles.
+
+use std::time::Duration;
+
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_iam::config::Credentials;
+use aws_sdk_iam::types::Tag;
+
+use super::error::iam_error;
+use super::{policy, GrantError, GrantSpec, Granted, INLINE_POLICY_NAME, MAX_SESSION_SECS};
+use super::{TAG_BINDING, TAG_EXPIRES_AT, TAG_INCIDENT, TAG_SUBJECT};
+
+/// How often revoke starts over when IAM says the role still has policies (a concurrent attach).
+const REVOKE_ATTEMPTS: usize = 3;
+
+/// The IAM adapter. Cheap to clone: clones share one HTTP client.
+#[derive(Clone)]
+pub struct Grants {
+    client: aws_sdk_iam::Client,
+    role_path: String,
+}
+
+impl Grants {
+    /// Build from `[aws]`. With `endpoint_url` set (a local emulator such as moto) and no
+    /// `AWS_ACCESS_KEY_ID` in the environment, static dummy credentials are used, so a local
+    /// endpoint works without any AWS setup. Otherwise the default AWS credential chain.
+    pub async fn from_config(aws: &crate::config::Aws) -> Self {
+        // An elevation waits on these calls: bound them rather than hang on a stuck connection.
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .operation_attempt_timeout(Duration::from_secs(10))
+            .operation_timeout(Duration::from_secs(30))
+            .build();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(aws.region.clone()))
+            .timeout_config(timeouts);
+        if let Some(url) = &aws.endpoint_url {
+            loader = loader.endpoint_url(url);
+            if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+                loader = loader.credentials_provider(Credentials::new(
+                    "breakglass-local",
+                    "breakglass-local",
+                    None,
+                    None,
+                    "breakglass-local",
+                ));
+            }
+        }
+        let sdk = loader.load().await;
+        Self::with_client(aws_sdk_iam::Client::new(&sdk), &aws.role_path)
+    }
+
+    /// Use a client built elsewhere (tests wrap the real client to inject faults).
+    pub fn with_client(client: aws_sdk_iam::Client, role_path: &str) -> Self {
+        Self {
+            client,
+            role_path: role_path.to_string(),
+        }
+    }
+
+    /// The IAM path every grant's role lives under.
+    pub fn role_path(&self) -> &str {
+        &self.role_path
+    }
+
+    /// Create the binding's role (or find the one an earlier attempt created), put the
+    /// expiry-bounded policy on it and attach the managed policies. If any step fails the role
+    /// is removed again before the error is returned, so a failed grant leaves nothing behind.
+    pub async fn grant(&self, spec: &GrantSpec<'_>) -> Result<Granted, GrantError> {
+        // Checked before any IAM call: a bad template never creates anything.
+        let inline_policy = policy::with_expiry(spec.policy, spec.expires_at)?;
+        let role_name = policy::role_name(spec.binding_id);
+        match self.try_grant(spec, &role_name, &inline_policy).await {
+            Ok(granted) => Ok(granted),
+            // Someone else's role: not ours to roll back.
+            Err(err @ GrantError::Conflict { .. }) => Err(err),
+            Err(err) => {
+                if let Err(rollback) = self.revoke(&role_name).await {
+                    tracing::error!(
+                        role = %role_name, error = %rollback,
+                        "rolling back a failed grant failed; its expiry condition still bounds it"
+                    );
+                }
+                Err(err)
+            }
+        }
+    }
+
+    async fn try_grant(
+        &self,
+        spec: &GrantSpec<'_>,
+        role_name: &str,
+        inline_policy: &str,
+    ) -> Result<Granted, GrantError> {
+        let expires_at = policy::timestamp(spec.expires_at);
+        let tags = [
+            (TAG_INCIDENT, spec.incident),
+            (TAG_SUBJECT, spec.subject),
+            (TAG_BINDING, spec.binding_id),
+            (TAG_EXPIRES_AT, &expires_at),
+        ];
+        let mut create = self
+            .client
+            .create_role()
+            .role_name(role_name)
+            .path(&self.role_path)
+            .assume_role_policy_document(policy::trust_policy(spec.principal_arn, spec.expires_at))
+            .max_session_duration(MAX_SESSION_SECS)
+            .description(policy::description(&format!(
+                "breakglass: {} on incident {} until {expires_at}",
+                spec.subject, spec.incident
+            )))
+            .set_permissions_boundary(spec.permissions_boundary.map(str::to_string));
+        for (key, value) in tags {
+            create = create.tags(
+                Tag::builder()
+                    .key(key)
+                    .value(policy::tag_value(value))
+                    .build()
+                    .expect("key and value are set"),
+            );
+        }
+        let created = create.send().await.map_err(|e| iam_error("CreateRole", e));
+        let role_arn = match created {
+            Ok(out) => match out.role() {
+                Some(role) => role.arn().to_string(),
+                None => self.own_role_arn(spec.binding_id, role_name).await?,
+            },
+            Err(err) if err.code() == Some("EntityAlreadyExists") => {
+                tracing::debug!(role = %role_name, "role exists; checking it is this binding's");
+                self.own_role_arn(spec.binding_id, role_name).await?
+            }
+            Err(err) => return Err(err),
+        };
+        self.client
+            .put_role_policy()
+            .role_name(role_name)
+            .policy_name(INLINE_POLICY_NAME)
+            .policy_document(inline_policy)
+            .send()
+            .await
+            .map_err(|e| iam_error("PutRolePolicy", e))?;
+        for arn in spec.managed_policies {
+            self.client
+                .attach_role_policy()
+                .role_name(role_name)
+                .policy_arn(arn)
+                .send()
+                .await
+                .map_err(|e| iam_error("AttachRolePolicy", e))?;
+        }
+        Ok(Granted {
+            role_arn,
+            role_name: role_name.to_string(),
+        })
+    }
+
+    /// The ARN of an existing role, if its `breakglass:binding` tag names this binding.
+    async fn own_role_arn(&self, binding_id: &str, role_name: &str) -> Result<String, GrantError> {
+        let role = self
+            .client
+            .get_role()
+            .role_name(role_name)
+            .send()
+            .await
+            .map_err(|e| iam_error("GetRole", e))?;
+        let tags = self
+            .client
+            .list_role_tags()
+            .role_name(role_name)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| iam_error("ListRoleTags", e))?;
+        let owner = tags.iter().find(|t| t.key() == TAG_BINDING).map(Tag::value);
+        match (owner, role.role()) {
+            (Some(owner), Some(role)) if owner == binding_id => Ok(role.arn().to_string()),
+            (owner, _) => Err(GrantError::Conflict {
+                role_name: role_name.to_string(),
+                binding_id: binding_id.to_string(),
+                owner: owner.map_or("no binding (untagged)".into(), |o| format!("binding `{o}`")),
+            }),
+        }
+    }
+
+    /// Remove a binding's role: its inline policies, its managed-policy attachments, then the
+    /// role. `NoSuchEntity` anywhere counts as done, so revoking twice is fine.
+    pub async fn revoke(&self, role_name: &str) -> Result<(), GrantError> {
+        let mut attempt = 1;
+        loop {
+            match self.try_revoke(role_name).await {
+                Ok(()) => return Ok(()),
+                Err(err) if err.is_no_such_entity() => return Ok(()),
+                Err(err) if err.code() == Some("DeleteConflict") && attempt < REVOKE_ATTEMPTS => {
+                    attempt += 1;
+                }
+                Err(err) => return Err(err),
+            }
+        }
+    }
+
+    async fn try_revoke(&self, role_name: &str) -> Result<(), GrantError> {
+        let inline: Vec<String> = self
+            .client
+            .list_role_policies()
+            .role_name(role_name)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| iam_error("ListRolePolicies", e))?;
+        for name in inline {
+            let deleted = self
+                .client
+                .delete_role_policy()
+                .role_name(role_name)
+                .policy_name(name)
+                .send()
+                .await;
+            gone_is_done(
+                deleted
+                    .map(drop)
+                    .map_err(|e| iam_error("DeleteRolePolicy", e)),
+            )?;
+        }
+        let attached = self
+            .client
+            .list_attached_role_policies()
+            .role_name(role_name)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| iam_error("ListAttachedRolePolicies", e))?;
+        for arn in attached.iter().filter_map(|p| p.policy_arn()) {
+            let detached = self
+                .client
+                .detach_role_policy()
+                .role_name(role_name)
+                .policy_arn(arn)
+                .send()
+                .await;
+            gone_is_done(
+                detached
+                    .map(drop)
+                    .map_err(|e| iam_error("DetachRolePolicy", e)),
+            )?;
+        }
+        self.client
+            .delete_role()
+            .role_name(role_name)
+            .send()
+            .await
+            .map_err(|e| iam_error("DeleteRole", e))?;
+        tracing::debug!(role = %role_name, "role deleted");
+        Ok(())
+    }
+
+    /// Names of every role under the path: what exists, for tests and the reconciler.
+    pub async fn list_roles(&self) -> Result<Vec<String>, GrantError> {
+        let roles = self
+            .client
+            .list_roles()
+            .path_prefix(&self.role_path)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| iam_error("ListRoles", e))?;
+        Ok(roles.iter().map(|r| r.role_name().to_string()).collect())
+    }
+}
+
+fn gone_is_done(result: Result<(), GrantError>) -> Result<(), GrantError> {
+    match result {
+        Err(err) if err.is_no_such_entity() => Ok(()),
+        other => other,
+    }
+}

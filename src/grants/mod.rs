@@ -1,0 +1,66 @@
+//! Grants on AWS IAM: the adapter that turns an approved binding into a real, ephemeral IAM role,
+//! and removes it again.
+//!
+//! One role per binding, under the configured path (`/breakglass/`), trusted only by the
+//! responder's principal, carrying the role template's policy, optional managed policies and
+//! permissions boundary, and tags naming incident, responder, binding and expiry (CONTRACT.md,
+//! "AWS IAM shape of a grant"). Two properties matter more than the rest:
+//!
+//! - Every Allow statement, and the trust policy, carries `DateLessThan aws:CurrentTime` at the
+//!   binding's expiry ([`policy`]). Access lapses on its own even if breakglass and Redis are
+//!   both lost; revocation only makes it end sooner.
+//! - The role name is derived from the binding id, so a retried grant lands on the same role:
+//!   `EntityAlreadyExists` with our own `breakglass:binding` tag means the earlier attempt got
+//!   there, and the grant carries on instead of making a second role.
+//!
+//! A grant that fails part-way is rolled back before the error is returned, so a failed grant
+//! leaves no IAM debris. Revocation treats `NoSuchEntity` as done and can be repeated freely.
+//! Errors say whether retrying may help (throttling, 5xx, timeouts, network) for the revocation
+//! engine's backoff.
+
+mod error;
+mod iam;
+pub mod policy;
+
+use chrono::{DateTime, Utc};
+
+pub use error::GrantError;
+pub use iam::Grants;
+pub use policy::PolicyError;
+
+/// Tag keys on every grant's role. `breakglass:binding` is how a role is matched to its binding.
+pub const TAG_INCIDENT: &str = "breakglass:incident";
+pub const TAG_SUBJECT: &str = "breakglass:subject";
+pub const TAG_BINDING: &str = "breakglass:binding";
+pub const TAG_EXPIRES_AT: &str = "breakglass:expires-at";
+
+/// The inline policy holding the role template's (expiry-bounded) policy.
+pub const INLINE_POLICY_NAME: &str = "breakglass";
+
+/// The role's `MaxSessionDuration`: one hour, the least IAM accepts. A shorter binding still ends
+/// on time: IAM evaluates the expiry condition on every request, also within a live session.
+pub const MAX_SESSION_SECS: i32 = 3600;
+
+/// Everything IAM needs to create one binding's role.
+#[derive(Debug, Clone, Copy)]
+pub struct GrantSpec<'a> {
+    pub binding_id: &'a str,
+    /// The incident id, `<source>:<native id>`.
+    pub incident: &'a str,
+    /// The responder, by email.
+    pub subject: &'a str,
+    /// The responder's AWS principal: the only one the role trusts.
+    pub principal_arn: &'a str,
+    /// The role template's policy document, before the expiry is added.
+    pub policy: &'a str,
+    pub managed_policies: &'a [String],
+    pub permissions_boundary: Option<&'a str>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A role that exists in IAM for a binding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Granted {
+    pub role_arn: String,
+    pub role_name: String,
+}

@@ -1,0 +1,119 @@
+//! The elevation endpoints of CONTRACT.md: request, read, approve and revoke a binding.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::Utc;
+use serde::Serialize;
+
+use super::error::ApiError;
+use super::{AppState, Caller};
+use crate::elevation::{Binding, BindingId, BindingStatus, ElevationRequest, Requested};
+
+/// A binding as the API shows it: the stored binding plus, while it is active, the command that
+/// assumes its role.
+#[derive(Debug, Serialize)]
+pub struct BindingView {
+    #[serde(flatten)]
+    pub binding: Binding,
+    pub assume_role_command: Option<String>,
+}
+
+impl From<Binding> for BindingView {
+    fn from(binding: Binding) -> Self {
+        let assume_role_command = match (&binding.status, &binding.role_arn, binding.expires_at) {
+            (BindingStatus::Active, Some(arn), Some(expires_at)) => {
+                // AWS takes 900 to MaxSessionDuration (3600) seconds; the role's expiry
+                // condition ends access at expires_at whatever the session says.
+                let left = (expires_at - Utc::now()).num_seconds().clamp(900, 3600);
+                let session: String = binding
+                    .subject
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || "+=,.@-_".contains(*c))
+                    .take(64)
+                    .collect();
+                Some(format!(
+                    "aws sts assume-role --role-arn {arn} --role-session-name {session} --duration-seconds {left}"
+                ))
+            }
+            _ => None,
+        };
+        Self {
+            binding,
+            assume_role_command,
+        }
+    }
+}
+
+fn binding_id(raw: &str) -> Result<BindingId, ApiError> {
+    raw.parse()
+        .map_err(|e: crate::elevation::model::InvalidBindingId| {
+            ApiError::not_found("not_found", e.to_string())
+        })
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    body: Result<Json<ElevationRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<BindingView>), ApiError> {
+    if state
+        .elevation_limiter
+        .check_key(&caller.subject.to_ascii_lowercase())
+        .is_err()
+    {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many elevation requests from you; wait a few seconds and retry",
+        ));
+    }
+    let Json(request) = body.map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            format!(
+                "the body must be JSON like {{\"incident\": \"pagerduty:PFQZPSY\", \"role\": \"prod-db-read\", \"duration\": \"30m\", \"reason\": \"...\"}}: {}",
+                e.body_text()
+            ),
+        )
+    })?;
+    let (status, binding) = match state.elevation.request(&caller, &request).await? {
+        Requested::Existing(b) => (StatusCode::OK, b),
+        Requested::New(b) if b.status == BindingStatus::PendingApproval => {
+            (StatusCode::ACCEPTED, b)
+        }
+        Requested::New(b) => (StatusCode::CREATED, b),
+    };
+    tracing::info!(binding = %binding.id, incident = %binding.incident, role = %binding.role, status = binding.status.as_str(), "elevation");
+    Ok((status, Json(binding.into())))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<BindingView>, ApiError> {
+    let id = binding_id(&id)?;
+    Ok(Json(state.elevation.get(&caller, &id).await?.into()))
+}
+
+pub async fn approve(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<BindingView>, ApiError> {
+    let id = binding_id(&id)?;
+    Ok(Json(state.elevation.approve(&caller, &id).await?.into()))
+}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<BindingView>), ApiError> {
+    let id = binding_id(&id)?;
+    let binding = state.elevation.revoke(&caller, &id).await?;
+    Ok((StatusCode::ACCEPTED, Json(binding.into())))
+}

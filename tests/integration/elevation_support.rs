@@ -1,0 +1,193 @@
+//! A running app with its own Redis and its own moto, a role catalogue, and helpers to open an
+//! incident and ask for elevations.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::harness::*;
+use crate::moto::Moto;
+
+pub const INCIDENT: &str = "pagerduty:PFQZPSY";
+pub const READ_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["rds:Describe*"],"Resource":"*"}]}"#;
+
+pub struct Elev {
+    pub app: TestApp,
+    pub moto: Moto,
+}
+
+/// Roles every elevation test has, plus `extra_roles` TOML and `elevation` settings.
+pub fn catalogue(moto: &Moto, elevation: &str, extra_roles: &str) -> String {
+    format!(
+        r#"
+[aws]
+region = "us-east-1"
+endpoint_url = "{url}"
+role_path = "/breakglass/"
+
+[elevation]
+{elevation}
+
+[[roles]]
+name = "prod-db-read"
+max_duration = "1h"
+policy = '{READ_POLICY}'
+
+[[roles]]
+name = "prod-admin"
+max_duration = "30m"
+approval = "peer"
+policy = '{READ_POLICY}'
+
+[[roles]]
+name = "opsgenie-only"
+max_duration = "1h"
+policy = '{READ_POLICY}'
+[roles.when]
+sources = ["opsgenie"]
+
+[[roles]]
+name = "broken"
+max_duration = "1h"
+policy = '{READ_POLICY}'
+managed_policies = ["arn:aws:iam::123456789012:policy/does-not-exist"]
+{extra_roles}
+"#,
+        url = moto.url()
+    )
+}
+
+impl Elev {
+    pub async fn start() -> Elev {
+        Self::start_with("", "").await
+    }
+
+    pub async fn start_with(elevation: &str, extra_roles: &str) -> Elev {
+        let moto = Moto::start();
+        let tail = catalogue(&moto, elevation, extra_roles);
+        let app = TestApp::start_with(Extra {
+            tail: &tail,
+            ..Extra::default()
+        })
+        .await;
+        Elev { app, moto }
+    }
+
+    /// Open pagerduty:PFQZPSY with alice assigned.
+    pub async fn open_incident(&self) {
+        let (status, _) = self
+            .app
+            .pagerduty(&fixture("pagerduty/incident.triggered.json"))
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+    }
+
+    /// Add bob as a responder of pagerduty:PFQZPSY.
+    pub async fn add_bob(&self) {
+        let body = edit(
+            &fixture("pagerduty/incident.responder.added.json"),
+            "Q3B15VLMF3ASBD",
+            "PFQZPSY",
+        );
+        let body = edit(&body, "PXRUEF2", "PI9DT01");
+        assert_eq!(self.app.pagerduty(&body).await.0, StatusCode::ACCEPTED);
+    }
+
+    /// Resolve pagerduty:PFQZPSY (after the trigger).
+    pub async fn resolve(&self) {
+        assert_eq!(
+            self.app.pagerduty(&resolve_body("PFQZPSY")).await.0,
+            StatusCode::ACCEPTED
+        );
+    }
+
+    pub async fn elevate(&self, token: &str, body: Value) -> (StatusCode, Value) {
+        let res = self
+            .app
+            .http
+            .post(self.app.url("/v1/elevations"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("elevation request");
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn elevate_role(
+        &self,
+        token: &str,
+        role: &str,
+        duration: Value,
+    ) -> (StatusCode, Value) {
+        self.elevate(
+            token,
+            json!({"incident": INCIDENT, "role": role, "duration": duration, "reason": "replica lag on checkout"}),
+        )
+        .await
+    }
+
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+    ) -> (StatusCode, Value) {
+        let res = self
+            .app
+            .http
+            .request(method, self.app.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("api request");
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Role names under /breakglass/ in IAM right now.
+    pub async fn roles_in_iam(&self) -> Vec<String> {
+        let out = self
+            .moto
+            .client()
+            .list_roles()
+            .path_prefix("/breakglass/")
+            .send()
+            .await
+            .expect("ListRoles");
+        out.roles()
+            .iter()
+            .map(|r| r.role_name().to_string())
+            .collect()
+    }
+
+    /// Wait until IAM holds no role under the path; returns how long it took.
+    pub async fn until_no_roles(&self, within: std::time::Duration) -> std::time::Duration {
+        let started = std::time::Instant::now();
+        loop {
+            let roles = self.roles_in_iam().await;
+            if roles.is_empty() {
+                return started.elapsed();
+            }
+            assert!(
+                started.elapsed() < within,
+                "roles still in IAM after {within:?}: {roles:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// The resolve fixture moved onto `native`, an hour after its trigger.
+pub fn resolve_body(native: &str) -> Vec<u8> {
+    let body = edit(
+        &fixture("pagerduty/incident.resolved.json"),
+        "PCPZE64",
+        native,
+    );
+    edit(
+        &body,
+        "2021-06-04T13:16:53.816Z",
+        "2021-06-04T14:16:53.816Z",
+    )
+}

@@ -1,0 +1,136 @@
+//! A real IAM endpoint for the tests: moto's server (PyPI `moto[server]`) on a free port, one
+//! process per test so that no two tests share IAM state. Killed on drop.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_iam::config::{BehaviorVersion, Credentials, Region};
+
+use crate::harness::free_port;
+
+const INSTALL: &str = "The IAM tests need moto's server: install it with \
+                       `python3 -m pip install 'moto[server]'`, or run ./scripts/test, which does";
+
+pub struct Moto {
+    child: Child,
+    pub port: u16,
+    log: tempfile::NamedTempFile,
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        let port = free_port();
+        let log = tempfile::NamedTempFile::new().expect("a temp file for moto's log");
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log.reopen().expect("moto log file"))
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start python3 -m moto.server ({e}). {INSTALL}"));
+        let mut moto = Moto { child, port, log };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = moto.child.try_wait() {
+                panic!(
+                    "moto's server exited at start ({status}): {}\n{INSTALL}",
+                    moto.log_tail()
+                );
+            }
+            if moto.answers_http() {
+                return moto;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "moto's server on port {port} did not answer HTTP within 30s: {}\n{INSTALL}",
+            moto.log_tail()
+        );
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The `[aws]` section of a service that uses this moto, roles under `/breakglass/`.
+    pub fn aws(&self) -> breakglass::config::Aws {
+        self.aws_with_path("/breakglass/")
+    }
+
+    pub fn aws_with_path(&self, role_path: &str) -> breakglass::config::Aws {
+        breakglass::config::Aws {
+            region: "us-east-1".into(),
+            endpoint_url: Some(self.url()),
+            role_path: role_path.into(),
+        }
+    }
+
+    /// A plain IAM client on this moto, to set the scene and read back what the service did.
+    pub fn client(&self) -> aws_sdk_iam::Client {
+        let config = aws_sdk_iam::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(self.url())
+            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+            .build();
+        aws_sdk_iam::Client::from_conf(config)
+    }
+
+    fn answers_http(&self) -> bool {
+        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+        let request = "GET /moto-api/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+        let mut head = [0u8; 12];
+        stream.write_all(request.as_bytes()).is_ok()
+            && stream.read_exact(&mut head).is_ok()
+            && head.starts_with(b"HTTP/1.")
+    }
+
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(self.log.path()).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(15)..].join("\n")
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// IAM returns policy documents URL-encoded (RFC 3986); decode one to JSON.
+pub fn policy_json(document: &str) -> serde_json::Value {
+    let mut bytes = Vec::with_capacity(document.len());
+    let mut rest = document.as_bytes();
+    while let Some((&b, tail)) = rest.split_first() {
+        let hex = tail
+            .get(..2)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (b, hex) {
+            (b'%', Some(decoded)) => {
+                bytes.push(decoded);
+                rest = &tail[2..];
+            }
+            _ => {
+                bytes.push(b);
+                rest = tail;
+            }
+        }
+    }
+    let text = String::from_utf8(bytes).expect("a UTF-8 policy document");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("policy is not JSON ({e}): {text}"))
+}
