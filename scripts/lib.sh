@@ -31,5 +31,23 @@ ensure_moto() {
   fi
   python3 -c 'import moto.server' >/dev/null 2>&1 && return 0
   echo "moto's server not found; installing moto[server] from PyPI..." >&2
-  python3 -m pip install --quiet 'moto[server]'
+  python3 -m pip install --quiet 'moto[server]' ||
+    python3 -m pip install --quiet --user --break-system-packages 'moto[server]'
+}
+
+# Wait until an HTTP server answers at $1 (any status), for up to 30 s.
+wait_http() {
+  python3 - "$1" <<'PY'
+import sys, time, urllib.error, urllib.request
+deadline = time.time() + 30
+while time.time() < deadline:
+    try:
+        urllib.request.urlopen(sys.argv[1], timeout=1)
+        sys.exit(0)
+    except urllib.error.HTTPError:
+        sys.exit(0)
+    except Exception:
+        time.sleep(0.2)
+sys.exit(f"nothing answered at {sys.argv[1]} within 30 s")
+PY
 }

@@ -3,7 +3,7 @@
 
 mod cli;
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::process::ExitCode;
 
 use breakglass::{App, Config};
@@ -48,6 +48,14 @@ fn main() -> ExitCode {
             println!("{}", breakglass::auth::token_digest_hex(token));
             ExitCode::SUCCESS
         }
+        cli::Command::Responder(command) => match cli::run(command) {
+            Ok(out) => {
+                // A closed pipe (`| head`) is not an error worth a panic.
+                let _ = std::io::stdout().write_all(out.as_bytes());
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e.to_string()),
+        },
     }
 }
 

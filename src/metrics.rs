@@ -27,6 +27,16 @@ pub struct Metrics {
     pub webhook_duration: Family<SourceLabel, Histogram>,
     /// `breakglass_redis_errors_total`: operations that failed because Redis did.
     pub redis_errors: Counter,
+    /// `breakglass_elevations_total{outcome}`: granted, pending_approval, existing, approved,
+    /// or the error code of a refusal (not_on_call, incident_not_open, grant_failed, ...).
+    pub elevations: Family<OutcomeLabel, Counter>,
+    /// `breakglass_iam_grant_duration_seconds`: time spent in IAM creating one binding's role.
+    pub iam_grant_duration: Histogram,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    pub outcome: String,
 }
 
 impl Metrics {
@@ -52,11 +62,25 @@ impl Metrics {
             "Operations that failed because Redis was unavailable or slow",
             redis_errors.clone(),
         );
+        let elevations = Family::<OutcomeLabel, Counter>::default();
+        registry.register(
+            "elevations",
+            "Elevation requests, by outcome or refusal code",
+            elevations.clone(),
+        );
+        let iam_grant_duration = Histogram::new(exponential_buckets(0.005, 2.0, 12));
+        registry.register(
+            "iam_grant_duration_seconds",
+            "Time spent in IAM creating one binding's role",
+            iam_grant_duration.clone(),
+        );
         Self {
             registry,
             webhooks,
             webhook_duration,
             redis_errors,
+            elevations,
+            iam_grant_duration,
         }
     }
 
@@ -64,6 +88,14 @@ impl Metrics {
         self.webhooks
             .get_or_create(&WebhookLabels {
                 source: source.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    pub fn elevation(&self, outcome: &str) {
+        self.elevations
+            .get_or_create(&OutcomeLabel {
                 outcome: outcome.to_owned(),
             })
             .inc();

@@ -183,3 +183,43 @@ fn a_malformed_role_policy_is_refused_at_start_up() {
         assert!(e.message.contains("Statement"), "says how to fix it: {e}");
     }
 }
+
+#[test]
+fn policy_arns_and_the_role_path_are_checked() {
+    let role = |extra: &str| {
+        format!(
+            "[[roles]]\nname = \"r\"\nmax_duration = \"1h\"\n\
+             policy = '{{\"Statement\":[{{\"Effect\":\"Allow\",\"Action\":\"s3:Get*\",\"Resource\":\"*\"}}]}}'\n{extra}"
+        )
+    };
+    assert!(Config::from_toml_str(&role(
+        "managed_policies = [\"arn:aws:iam::aws:policy/ReadOnlyAccess\"]\npermissions_boundary = \"arn:aws:iam::123456789012:policy/bg-boundary\""
+    ))
+    .is_ok());
+    assert_eq!(
+        err(&role("managed_policies = [\"ReadOnlyAccess\"]")).key,
+        "roles[0].managed_policies[0]"
+    );
+    assert_eq!(
+        err(&role(
+            "permissions_boundary = \"arn:aws:iam::123:policy/x\""
+        ))
+        .key,
+        "roles[0].permissions_boundary"
+    );
+    for path in ["breakglass", "/", "/bad path/"] {
+        assert_eq!(
+            err(&format!("[aws]\nrole_path = \"{path}\"\n")).key,
+            "aws.role_path",
+            "{path}"
+        );
+    }
+    assert_eq!(
+        err("[aws]\nendpoint_url = \"localhost:5000\"\n").key,
+        "aws.endpoint_url"
+    );
+    assert_eq!(
+        err("[elevation]\nrequests_per_minute = 10\n").key,
+        "elevation.requests_per_minute"
+    );
+}

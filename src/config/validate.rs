@@ -14,7 +14,39 @@ impl Config {
         self.validate_auth()?;
         self.validate_responders()?;
         self.validate_roles()?;
+        self.validate_aws()?;
         self.validate_elevation()
+    }
+
+    fn validate_aws(&self) -> Result {
+        let path = &self.aws.role_path;
+        let ok = path.starts_with('/')
+            && path.ends_with('/')
+            && path.len() <= 512
+            && path
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "/+=,.@_-".contains(c));
+        if !ok || path == "/" {
+            return Err(ConfigError::new(
+                "aws.role_path",
+                "must be an IAM path of its own like \"/breakglass/\": it bounds what the service may touch",
+            ));
+        }
+        if self.aws.region.trim().is_empty() {
+            return Err(ConfigError::new(
+                "aws.region",
+                "name the region, like \"us-east-1\"",
+            ));
+        }
+        if let Some(url) = &self.aws.endpoint_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ConfigError::new(
+                    "aws.endpoint_url",
+                    "must be an http(s) URL like http://127.0.0.1:5000 (for a local emulator); leave it out for AWS",
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn validate_elevation(&self) -> Result {
@@ -197,6 +229,24 @@ impl Config {
             }
             check_policy_document(&role.policy)
                 .map_err(|why| ConfigError::new(key("policy"), why))?;
+            let policy_arns = role
+                .managed_policies
+                .iter()
+                .enumerate()
+                .map(|(j, arn)| (format!("managed_policies[{j}]"), arn))
+                .chain(
+                    role.permissions_boundary
+                        .iter()
+                        .map(|arn| ("permissions_boundary".to_owned(), arn)),
+                );
+            for (field, arn) in policy_arns {
+                if !is_policy_arn(arn) {
+                    return Err(ConfigError::new(
+                        key(&field),
+                        "must be an IAM managed policy ARN like arn:aws:iam::aws:policy/ReadOnlyAccess or arn:aws:iam::123456789012:policy/name",
+                    ));
+                }
+            }
         }
         Ok(())
     }
@@ -333,6 +383,23 @@ fn check_policy_document(text: &str) -> std::result::Result<(), String> {
 
 fn looks_like_email(s: &str) -> bool {
     matches!(s.split_once('@'), Some((user, domain)) if !user.is_empty() && domain.contains('.') && !s.contains(char::is_whitespace))
+}
+
+/// `arn:<partition>:iam::<12-digit account or "aws">:policy/<path+name>`.
+fn is_policy_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [scheme, partition, service, region, account, resource] = parts[..] else {
+        return false;
+    };
+    scheme == "arn"
+        && partition.starts_with("aws")
+        && service == "iam"
+        && region.is_empty()
+        && (account == "aws"
+            || (account.len() == 12 && account.chars().all(|c| c.is_ascii_digit())))
+        && resource
+            .strip_prefix("policy/")
+            .is_some_and(|r| !r.is_empty() && !r.contains(char::is_whitespace))
 }
 
 /// `arn:<partition>:iam::<12-digit account>:user/<path+name>`, `...:role/...` or `...:root`.

@@ -53,8 +53,8 @@ pub enum ElevationError {
 /// What a request produced.
 #[derive(Debug)]
 pub enum Requested {
-    /// A new binding: active (auto) or pending approval (peer).
-    New(Binding),
+    /// A new binding: active (auto) or pending approval (peer), and the time spent in IAM.
+    New { binding: Binding, iam: Duration },
     /// The person already held a live binding of this role on this incident: that one.
     Existing(Binding),
 }
@@ -208,10 +208,14 @@ impl Elevation {
                 .await?
             {
                 CreateOutcome::Created if status == BindingStatus::PendingApproval => {
-                    return Ok(Requested::New(binding))
+                    return Ok(Requested::New {
+                        binding,
+                        iam: Duration::ZERO,
+                    });
                 }
                 CreateOutcome::Created => {
-                    return self.grant(binding.id.clone()).await.map(Requested::New)
+                    let (binding, iam) = self.grant(binding.id.clone()).await?;
+                    return Ok(Requested::New { binding, iam });
                 }
                 CreateOutcome::Exists(id) => {
                     let existing = self
@@ -233,7 +237,7 @@ impl Elevation {
 
     /// Create the role for a `granting` binding, then make it active if its incident is still
     /// open, or delete the role at once if not.
-    async fn grant(&self, id: BindingId) -> Result<Binding, ElevationError> {
+    async fn grant(&self, id: BindingId) -> Result<(Binding, Duration), ElevationError> {
         let current = self
             .bindings
             .get(&id)
@@ -256,14 +260,17 @@ impl Elevation {
             permissions_boundary: role.entry.permissions_boundary.as_deref(),
             expires_at,
         };
-        let granted = match self.grants.grant(&spec).await {
+        let started = std::time::Instant::now();
+        let result = self.grants.grant(&spec).await;
+        let iam = started.elapsed();
+        let granted = match result {
             Ok(granted) => granted,
             Err(e) => {
                 let now_status = self.bindings.get(&id).await?.map(|v| v.binding.status);
                 if now_status != Some(BindingStatus::Granting) {
                     // Resolved or revoked while IAM worked (and maybe removed the half-made
                     // role under the grant): that, not IAM, is the outcome.
-                    return self.undo_grant(&id).await;
+                    return Ok((self.undo_grant(&id).await?, iam));
                 }
                 tracing::error!(binding = %id, error = %e, "grant failed; rolled back");
                 let message = e.to_string();
@@ -287,7 +294,7 @@ impl Elevation {
                 .ok_or_else(|| ElevationError::NotFound(id.clone()))?;
             if current.binding.status != BindingStatus::Granting {
                 // Resolved or revoked while IAM worked: the role must not survive.
-                return self.undo_grant(&id).await;
+                return Ok((self.undo_grant(&id).await?, iam));
             }
             let now = Utc::now();
             let mut next = current.binding.clone();
@@ -312,7 +319,7 @@ impl Elevation {
             {
                 UpdateOutcome::Ok => {
                     self.kick.notify_one();
-                    return Ok(next);
+                    return Ok((next, iam));
                 }
                 UpdateOutcome::Conflict => continue,
                 UpdateOutcome::IncidentNotOpen => {
@@ -322,7 +329,7 @@ impl Elevation {
                         (Schedule::At(Utc::now()), "binding.revoking")
                     })
                     .await?;
-                    return self.undo_grant(&id).await;
+                    return Ok((self.undo_grant(&id).await?, iam));
                 }
             }
         }
@@ -404,11 +411,12 @@ impl Elevation {
     }
 
     /// `POST /v1/elevations/{id}/approve`: another current responder of the incident approves.
+    /// Returns the now active binding and the time spent in IAM.
     pub async fn approve(
         &self,
         caller: &Principal,
         id: &BindingId,
-    ) -> Result<Binding, ElevationError> {
+    ) -> Result<(Binding, Duration), ElevationError> {
         let current = self
             .bindings
             .get(id)

@@ -282,28 +282,32 @@ impl BindingStore {
         Ok(out)
     }
 
-    /// How many live bindings a person holds.
+    /// How many live bindings a person holds. Ended ones are dropped from the index as found.
     pub async fn live_count(&self, email: &str) -> Result<usize, StoreError> {
         let mut conn = self.store.conn();
-        let ids: Vec<String> = self
-            .store
-            .run(conn.smembers(self.subject_key(email)))
-            .await?;
+        let index = self.subject_key(email);
+        let ids: Vec<String> = self.store.run(conn.smembers(&index)).await?;
+        let ids: Vec<BindingId> = ids.iter().filter_map(|id| id.parse().ok()).collect();
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let mut pipe = redis::pipe();
+        for id in &ids {
+            pipe.hget(self.key(id), "status");
+        }
+        let statuses: Vec<Option<String>> = self.store.run(pipe.query_async(&mut conn)).await?;
         let mut live = 0;
-        for id in ids.iter().filter_map(|id| id.parse::<BindingId>().ok()) {
-            let status: Option<String> = self.store.run(conn.hget(self.key(&id), "status")).await?;
-            if status
-                .as_deref()
-                .and_then(BindingStatus::parse)
-                .is_some_and(BindingStatus::is_live)
-            {
+        let mut ended = Vec::new();
+        for (id, status) in ids.iter().zip(statuses) {
+            let status = status.as_deref().and_then(BindingStatus::parse);
+            if status.is_some_and(BindingStatus::is_live) {
                 live += 1;
             } else {
-                let _: () = self
-                    .store
-                    .run(conn.srem(self.subject_key(email), id.as_str()))
-                    .await?;
+                ended.push(id.as_str());
             }
+        }
+        if !ended.is_empty() {
+            let _: () = self.store.run(conn.srem(&index, ended)).await?;
         }
         Ok(live)
     }

@@ -2,7 +2,10 @@
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use std::time::Duration;
+
+use axum::http::{HeaderName, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::Utc;
 use serde::Serialize;
@@ -53,11 +56,20 @@ fn binding_id(raw: &str) -> Result<BindingId, ApiError> {
         })
 }
 
+/// `Server-Timing` for a grant: the time spent in IAM, so that callers and benchmarks can tell
+/// the service's own share of the latency from AWS's.
+fn server_timing(iam: Duration) -> [(HeaderName, String); 1] {
+    [(
+        HeaderName::from_static("server-timing"),
+        format!("iam;dur={:.3}", iam.as_secs_f64() * 1000.0),
+    )]
+}
+
 pub async fn create(
     State(state): State<AppState>,
     Caller(caller): Caller,
     body: Result<Json<ElevationRequest>, JsonRejection>,
-) -> Result<(StatusCode, Json<BindingView>), ApiError> {
+) -> Result<Response, ApiError> {
     if state
         .elevation_limiter
         .check_key(&caller.subject.to_ascii_lowercase())
@@ -79,15 +91,28 @@ pub async fn create(
             ),
         )
     })?;
-    let (status, binding) = match state.elevation.request(&caller, &request).await? {
-        Requested::Existing(b) => (StatusCode::OK, b),
-        Requested::New(b) if b.status == BindingStatus::PendingApproval => {
-            (StatusCode::ACCEPTED, b)
+    let (status, binding, iam) = match state.elevation.request(&caller, &request).await {
+        Ok(Requested::Existing(b)) => (StatusCode::OK, b, Duration::ZERO),
+        Ok(Requested::New { binding, iam }) if binding.status == BindingStatus::PendingApproval => {
+            (StatusCode::ACCEPTED, binding, iam)
         }
-        Requested::New(b) => (StatusCode::CREATED, b),
+        Ok(Requested::New { binding, iam }) => (StatusCode::CREATED, binding, iam),
+        Err(e) => {
+            let error = ApiError::from(e);
+            state.metrics.elevation(error.code);
+            return Err(error);
+        }
     };
+    state.metrics.elevation(match status {
+        StatusCode::CREATED => "granted",
+        StatusCode::ACCEPTED => "pending_approval",
+        _ => "existing",
+    });
+    if !iam.is_zero() {
+        state.metrics.iam_grant_duration.observe(iam.as_secs_f64());
+    }
     tracing::info!(binding = %binding.id, incident = %binding.incident, role = %binding.role, status = binding.status.as_str(), "elevation");
-    Ok((status, Json(binding.into())))
+    Ok((status, server_timing(iam), Json(BindingView::from(binding))).into_response())
 }
 
 pub async fn get(
@@ -103,9 +128,12 @@ pub async fn approve(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(id): Path<String>,
-) -> Result<Json<BindingView>, ApiError> {
+) -> Result<Response, ApiError> {
     let id = binding_id(&id)?;
-    Ok(Json(state.elevation.approve(&caller, &id).await?.into()))
+    let (binding, iam) = state.elevation.approve(&caller, &id).await?;
+    state.metrics.elevation("approved");
+    state.metrics.iam_grant_duration.observe(iam.as_secs_f64());
+    Ok((server_timing(iam), Json(BindingView::from(binding))).into_response())
 }
 
 pub async fn revoke(

@@ -7,6 +7,7 @@ mod moto;
 
 mod api_incidents;
 mod api_oidc;
+mod cli;
 mod config_startup;
 mod elevation;
 mod elevation_race;
