@@ -108,7 +108,7 @@ impl Elevation {
 
     /// `POST /v1/elevations`.
     pub async fn request(
-        &self,
+        self: &Arc<Self>,
         caller: &Principal,
         req: &ElevationRequest,
     ) -> Result<Requested, ElevationError> {
@@ -214,7 +214,7 @@ impl Elevation {
                     });
                 }
                 CreateOutcome::Created => {
-                    let (binding, iam) = self.grant(binding.id.clone()).await?;
+                    let (binding, iam) = self.grant_detached(binding.id.clone()).await?;
                     return Ok(Requested::New { binding, iam });
                 }
                 CreateOutcome::Exists(id) => {
@@ -233,6 +233,18 @@ impl Elevation {
             }
         }
         Err(StoreError::Contended(incident_id.to_string()).into())
+    }
+
+    /// Run [`Self::grant`] in a task of its own, so that a caller who hangs up mid-grant cannot
+    /// cancel it between creating the role and recording (or rolling back) the outcome.
+    async fn grant_detached(
+        self: &Arc<Self>,
+        id: BindingId,
+    ) -> Result<(Binding, Duration), ElevationError> {
+        let this = self.clone();
+        tokio::spawn(async move { this.grant(id).await })
+            .await
+            .map_err(|e| ElevationError::GrantFailed(format!("the grant task failed: {e}")))?
     }
 
     /// Create the role for a `granting` binding, then make it active if its incident is still
@@ -413,7 +425,7 @@ impl Elevation {
     /// `POST /v1/elevations/{id}/approve`: another current responder of the incident approves.
     /// Returns the now active binding and the time spent in IAM.
     pub async fn approve(
-        &self,
+        self: &Arc<Self>,
         caller: &Principal,
         id: &BindingId,
     ) -> Result<(Binding, Duration), ElevationError> {
@@ -468,7 +480,7 @@ impl Elevation {
             .update(&current, &next, due, Some(audit), true, now)
             .await?
         {
-            UpdateOutcome::Ok => self.grant(id.clone()).await,
+            UpdateOutcome::Ok => self.grant_detached(id.clone()).await,
             UpdateOutcome::IncidentNotOpen => Err(Denial::IncidentNotOpen.into()),
             UpdateOutcome::Conflict => Err(ElevationError::Forbidden(
                 "the binding changed meanwhile; read it again".into(),
