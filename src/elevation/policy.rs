@@ -107,17 +107,8 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
         }
         Some(_) => {}
     }
-    if inputs.incident.status == Status::Resolved {
-        return Decision::Deny(Denial::IncidentNotOpen);
-    }
-    if !inputs.incident.is_responder(inputs.requester) {
-        return Decision::Deny(Denial::NotOnCall);
-    }
-    if let Err(why) = role_matches(inputs.role, inputs.incident) {
-        return Decision::Deny(Denial::RoleNotAllowed {
-            role: inputs.role.name().to_owned(),
-            why,
-        });
+    if let Err(denial) = still_allowed(inputs.incident, inputs.requester, inputs.role) {
+        return Decision::Deny(denial);
     }
     if inputs.held >= inputs.max_held {
         return Decision::Deny(Denial::TooManyActive { held: inputs.held });
@@ -129,6 +120,21 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
         },
         Approval::Peer => Decision::NeedsApproval { duration },
     }
+}
+
+/// The rules that depend on the incident, checked at request time and again when a peer
+/// approves: the incident is open, the requester responds to it, and the role's conditions match.
+pub fn still_allowed(incident: &Incident, requester: &str, role: &Role) -> Result<(), Denial> {
+    if incident.status == Status::Resolved {
+        return Err(Denial::IncidentNotOpen);
+    }
+    if !incident.is_responder(requester) {
+        return Err(Denial::NotOnCall);
+    }
+    role_matches(role, incident).map_err(|why| Denial::RoleNotAllowed {
+        role: role.name().to_owned(),
+        why,
+    })
 }
 
 /// When a grant of `duration` starting at `start` ends.

@@ -450,6 +450,19 @@ impl Elevation {
                 "only another current responder of this incident may approve".into(),
             ));
         }
+        // The requester must still be allowed: removed from the incident, or the incident
+        // changed so the role no longer fits, and the approval grants nothing.
+        let role = self
+            .roles
+            .get(&b.role)
+            .ok_or_else(|| ElevationError::RoleNotFound(b.role.clone(), String::new()))?;
+        policy::still_allowed(&incident, &b.subject, role).map_err(|denial| match denial {
+            Denial::NotOnCall => ElevationError::Forbidden(
+                "the requester is no longer a responder on this incident; there is nothing to approve"
+                    .into(),
+            ),
+            other => other.into(),
+        })?;
         if b.status != BindingStatus::PendingApproval {
             return Err(ElevationError::Forbidden(format!(
                 "this binding is {}, not pending approval",

@@ -374,3 +374,34 @@ async fn a_pending_request_expires() {
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn an_approval_grants_nothing_once_the_requester_left_the_incident() {
+    let e = Elev::start().await;
+    e.open_incident().await;
+    e.add_bob().await;
+    let (_, b) = e
+        .elevate_role(ALICE_TOKEN, "prod-admin", json!("10m"))
+        .await;
+    assert_eq!(b["status"], "pending_approval");
+    // The incident is reassigned to bob, after bob was added: alice is no longer a responder.
+    let reassigned = edit(
+        &fixture("pagerduty/incident.reassigned.json"),
+        "PIQUG8X",
+        "PFQZPSY",
+    );
+    let reassigned = edit(
+        &reassigned,
+        "2021-06-04T10:17:54.838Z",
+        "2026-04-02T00:00:00.000Z",
+    );
+    assert_eq!(e.app.pagerduty(&reassigned).await.0, StatusCode::ACCEPTED);
+    let approve = format!("/v1/elevations/{}/approve", b["id"].as_str().unwrap());
+    let (status, answer) = e.call(Method::POST, &approve, BOB_TOKEN).await;
+    assert_eq!(
+        (status.as_u16(), answer["error"]["code"].as_str()),
+        (403, Some("forbidden")),
+        "{answer}"
+    );
+    assert!(e.roles_in_iam().await.is_empty());
+}
