@@ -18,6 +18,7 @@ use crate::grants::Grants;
 use crate::http::{self, AppState};
 use crate::incidents::IncidentStore;
 use crate::metrics::Metrics;
+use crate::revocation::Reconciler;
 use crate::store::Store;
 use crate::webhooks::intake::Intake;
 
@@ -27,6 +28,7 @@ pub struct App {
     stop: watch::Sender<bool>,
     server: JoinHandle<std::io::Result<()>>,
     scheduler: JoinHandle<()>,
+    reconciler: JoinHandle<()>,
 }
 
 /// Stops a running [`App`] gracefully (in-flight requests finish).
@@ -42,6 +44,11 @@ impl ShutdownHandle {
 impl AppState {
     /// Wire every part together from a validated config. Connects to Redis lazily.
     pub async fn build(config: Config) -> anyhow::Result<AppState> {
+        Ok(Self::assemble(config).await?.0)
+    }
+
+    /// [`AppState::build`], also handing back the IAM adapter for the background tasks.
+    async fn assemble(config: Config) -> anyhow::Result<(AppState, Grants)> {
         let metrics = Arc::new(Metrics::new());
         let store = Store::connect(&config.redis, metrics.redis_errors.clone())?;
         let incidents = IncidentStore::new(store.clone(), config.redis.dedupe_ttl.into());
@@ -61,14 +68,14 @@ impl AppState {
         let elevation = Arc::new(Elevation::new(
             BindingStore::new(store.clone()),
             incidents.clone(),
-            grants,
+            grants.clone(),
             roles,
             directory,
             &config.elevation,
             kick,
         ));
         let api_auth = Arc::new(ApiAuth::from_config(&config.auth)?);
-        Ok(AppState {
+        let state = AppState {
             config: Arc::new(config),
             store,
             incidents,
@@ -77,7 +84,8 @@ impl AppState {
             elevation_limiter,
             api_auth,
             metrics,
-        })
+        };
+        Ok((state, grants))
     }
 }
 
@@ -91,9 +99,17 @@ impl App {
             )
         })?;
         let addr = listener.local_addr()?;
-        let state = AppState::build(config).await?;
+        let (state, grants) = AppState::assemble(config).await?;
         let (stop, mut stopped) = watch::channel(false);
         let scheduler = tokio::spawn(scheduler::run(state.elevation.clone(), stop.subscribe()));
+        let reconciler = Reconciler::new(
+            grants,
+            BindingStore::new(state.store.clone()),
+            state.store.clone(),
+            state.config.revocation.reconcile_interval.into(),
+            state.metrics.clone(),
+        );
+        let reconciler = tokio::spawn(reconciler.run(stop.subscribe()));
         let service = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
         let server = tokio::spawn(async move {
             axum::serve(listener, service)
@@ -107,6 +123,7 @@ impl App {
             stop,
             server,
             scheduler,
+            reconciler,
         })
     }
 
@@ -123,6 +140,7 @@ impl App {
         self.server.await??;
         let _ = self.stop.send(true);
         self.scheduler.await?;
+        self.reconciler.await?;
         Ok(())
     }
 }

@@ -32,6 +32,22 @@ pub struct Metrics {
     pub elevations: Family<OutcomeLabel, Counter>,
     /// `breakglass_iam_grant_duration_seconds`: time spent in IAM creating one binding's role.
     pub iam_grant_duration: Histogram,
+    /// `breakglass_reconciler_runs_total`: reconciler passes this replica made (holding the lock).
+    pub reconciler_runs: Counter,
+    /// `breakglass_reconciler_roles_removed_total{reason}`: roles under the path removed for
+    /// having no live binding or a passed expiry. Normally zero: each is a role that revocation
+    /// missed or that was made behind the service's back.
+    pub reconciler_roles_removed: Family<ReasonLabel, Counter>,
+    /// `breakglass_reconciler_requeued_total`: bindings found `revoking` but off the schedule.
+    pub reconciler_requeued: Counter,
+    /// `breakglass_reconciler_errors_total`: roles, shards or whole passes the reconciler could
+    /// not check (IAM or Redis failing); they are tried again next pass.
+    pub reconciler_errors: Counter,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    pub reason: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -74,6 +90,30 @@ impl Metrics {
             "Time spent in IAM creating one binding's role",
             iam_grant_duration.clone(),
         );
+        let reconciler_runs = Counter::default();
+        registry.register(
+            "reconciler_runs",
+            "Reconciler passes over IAM and Redis made by this replica",
+            reconciler_runs.clone(),
+        );
+        let reconciler_roles_removed = Family::<ReasonLabel, Counter>::default();
+        registry.register(
+            "reconciler_roles_removed",
+            "Roles the reconciler removed, by reason (no live binding, expiry passed, ...)",
+            reconciler_roles_removed.clone(),
+        );
+        let reconciler_requeued = Counter::default();
+        registry.register(
+            "reconciler_requeued",
+            "Bindings stuck in revoking that the reconciler put back in the schedule",
+            reconciler_requeued.clone(),
+        );
+        let reconciler_errors = Counter::default();
+        registry.register(
+            "reconciler_errors",
+            "Roles, shards or passes the reconciler could not check because IAM or Redis failed",
+            reconciler_errors.clone(),
+        );
         Self {
             registry,
             webhooks,
@@ -81,6 +121,10 @@ impl Metrics {
             redis_errors,
             elevations,
             iam_grant_duration,
+            reconciler_runs,
+            reconciler_roles_removed,
+            reconciler_requeued,
+            reconciler_errors,
         }
     }
 

@@ -128,6 +128,15 @@ fn durations_read_like_people_write_them() {
 }
 
 #[test]
+fn the_reconcile_interval_is_at_least_a_second() {
+    for short in ["0", "\"500ms\""] {
+        let e = err(&format!("[revocation]\nreconcile_interval = {short}\n"));
+        assert_eq!(e.key, "revocation.reconcile_interval", "{short}");
+    }
+    assert!(Config::from_toml_str("[revocation]\nreconcile_interval = \"1s\"\n").is_ok());
+}
+
+#[test]
 fn roles_are_checked_for_name_approval_and_duration() {
     let role = |extra: &str| {
         format!(

@@ -15,7 +15,18 @@ impl Config {
         self.validate_responders()?;
         self.validate_roles()?;
         self.validate_aws()?;
-        self.validate_elevation()
+        self.validate_elevation()?;
+        self.validate_revocation()
+    }
+
+    fn validate_revocation(&self) -> Result {
+        if self.revocation.reconcile_interval.0 < std::time::Duration::from_secs(1) {
+            return Err(ConfigError::new(
+                "revocation.reconcile_interval",
+                "must be at least 1s; the default is 60s",
+            ));
+        }
+        Ok(())
     }
 
     fn validate_aws(&self) -> Result {

@@ -3,8 +3,9 @@
 //! in memory. Every replica polls the schedules and leases due entries; a worker that dies mid-way
 //! loses nothing, since its lease lapses and the entry comes due again.
 //!
-//! Revoking here deletes the role (inline policies, managed attachments, the role). The durable,
-//! crash-proof revocation engine with session-ending deny policies builds on this.
+//! Revoking here goes through [`crate::grants::Grants::revoke`]: a deny on sessions issued until
+//! now (ending live sessions), then inline policies, managed attachments and the role. The
+//! reconciler ([`crate::revocation`]) catches whatever this misses.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -9,7 +9,8 @@
 //!   that role on that incident; makes a retried request return the same binding. Deleted when
 //!   the binding ends.
 //! - `<prefix>:{<s>}:schedule`: ZSET binding id -> when it next needs work (ms): approval
-//!   deadline, grant deadline, expiry, or now for a revocation. Worked by the scheduler.
+//!   deadline, grant deadline, expiry, or now for a revocation. Worked by the scheduler; the
+//!   reconciler re-adds `revoking` bindings found missing from it ([`BindingStore::requeue_stuck`]).
 //! - `<prefix>:subject:<email>:bindings`: SET of a person's binding ids across shards, for the
 //!   per-person cap. Written after the atomic step (its own Cluster slot), read best-effort.
 
@@ -68,6 +69,7 @@ pub struct BindingStore {
     create: redis::Script,
     update: redis::Script,
     claim: redis::Script,
+    requeue: redis::Script,
 }
 
 impl BindingStore {
@@ -77,6 +79,7 @@ impl BindingStore {
             create: redis::Script::new(include_str!("create.lua")),
             update: redis::Script::new(include_str!("update.lua")),
             claim: redis::Script::new(include_str!("claim.lua")),
+            requeue: redis::Script::new(include_str!("requeue.lua")),
         }
     }
 
@@ -262,7 +265,12 @@ impl BindingStore {
         let Some(id) = id.and_then(|id| id.parse::<BindingId>().ok()) else {
             return Ok(None);
         };
-        Ok(self.get(&id).await?.filter(|v| v.binding.status.is_live()))
+        // A binding on its way out is not "held": a new request makes a new binding, as
+        // create.lua decides too.
+        Ok(self
+            .get(&id)
+            .await?
+            .filter(|v| v.binding.status.is_live() && v.binding.status != BindingStatus::Revoking))
     }
 
     /// Every binding of an incident, oldest request first.
@@ -356,6 +364,67 @@ impl BindingStore {
         self.store
             .run(conn.zrem(self.schedule_key(id.shard()), id.as_str()))
             .await
+    }
+
+    /// Put every binding of `shard` that is `revoking` but absent from the schedule back in
+    /// it, due `now` (see `requeue.lua`); returns their ids. Such a binding would otherwise never
+    /// be revoked: only the schedule drives revocations. Walks the shard's binding keys with
+    /// SCAN, so it costs one pass over every binding ever made: for the reconciler, not hot paths.
+    pub async fn requeue_stuck(
+        &self,
+        shard: u16,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<BindingId>, StoreError> {
+        // The prefix is validated to letters, digits and `-_.:`: nothing a glob would read.
+        let prefix = self.store.key(shard, "binding:");
+        let mut conn = self.store.conn();
+        let mut requeued = Vec::new();
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, keys): (u64, Vec<String>) = self
+                .store
+                .run(
+                    redis::cmd("SCAN")
+                        .arg(cursor)
+                        .arg("MATCH")
+                        .arg(format!("{prefix}*"))
+                        .arg("COUNT")
+                        .arg(500)
+                        .query_async(&mut conn),
+                )
+                .await?;
+            let ids: Vec<BindingId> = keys
+                .iter()
+                .filter_map(|k| k.strip_prefix(&prefix)?.parse().ok())
+                .collect();
+            let mut pipe = redis::pipe();
+            for id in &ids {
+                pipe.hget(self.key(id), "status");
+            }
+            let statuses: Vec<Option<String>> = if ids.is_empty() {
+                Vec::new()
+            } else {
+                self.store.run(pipe.query_async(&mut conn)).await?
+            };
+            for (id, status) in ids.into_iter().zip(statuses) {
+                if status.as_deref() != Some(BindingStatus::Revoking.as_str()) {
+                    continue;
+                }
+                let mut inv = self.requeue.prepare_invoke();
+                inv.key(self.key(&id))
+                    .key(self.schedule_key(shard))
+                    .arg(id.as_str())
+                    .arg(now.timestamp_millis());
+                let added: i64 = self.store.run(inv.invoke_async(&mut conn)).await?;
+                if added == 1 {
+                    requeued.push(id);
+                }
+            }
+            if next == 0 {
+                return Ok(requeued);
+            }
+            cursor = next;
+        }
     }
 
     pub const SHARDS: u16 = SHARDS;

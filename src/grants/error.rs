@@ -68,7 +68,8 @@ impl GrantError {
         }
     }
 
-    pub(super) fn is_no_such_entity(&self) -> bool {
+    /// IAM says the role (or policy) does not exist: for a removal, that means done.
+    pub fn is_no_such_entity(&self) -> bool {
         self.code() == Some("NoSuchEntity")
     }
 }

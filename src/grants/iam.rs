@@ -1,17 +1,20 @@
-//! The IAM calls of a grant and a revocation, through aws-sdk-iam.
+//! The IAM calls of a grant, a revocation and the reconciler's reads, through aws-sdk-iam.
 //!
 //! The service needs IAM rights only on roles under its path: CreateRole, GetRole, ListRoleTags,
 //! PutRolePolicy, AttachRolePolicy, ListRolePolicies, DeleteRolePolicy, ListAttachedRolePolicies,
 //! DetachRolePolicy, DeleteRole, and ListRoles.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_iam::config::Credentials;
 use aws_sdk_iam::types::Tag;
+use chrono::Utc;
 
 use super::error::iam_error;
+use super::REVOKED_POLICY_NAME;
 use super::{policy, GrantError, GrantSpec, Granted, INLINE_POLICY_NAME, MAX_SESSION_SECS};
 use super::{TAG_BINDING, TAG_EXPIRES_AT, TAG_INCIDENT, TAG_SUBJECT};
 
@@ -170,16 +173,15 @@ impl Grants {
             .await
             .map_err(|e| iam_error("GetRole", e))?;
         let tags = self
-            .client
-            .list_role_tags()
-            .role_name(role_name)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| iam_error("ListRoleTags", e))?;
-        let owner = tags.iter().find(|t| t.key() == TAG_BINDING).map(Tag::value);
+            .role_tags(role_name)
+            .await?
+            .ok_or_else(|| GrantError::Iam {
+                operation: "ListRoleTags",
+                code: "NoSuchEntity".into(),
+                message: format!("role {role_name} disappeared while being read"),
+                retryable: false,
+            })?;
+        let owner = tags.get(TAG_BINDING).map(String::as_str);
         match (owner, role.role()) {
             (Some(owner), Some(role)) if owner == binding_id => Ok(role.arn().to_string()),
             (owner, _) => Err(GrantError::Conflict {
@@ -190,8 +192,12 @@ impl Grants {
         }
     }
 
-    /// Remove a binding's role: its inline policies, its managed-policy attachments, then the
-    /// role. `NoSuchEntity` anywhere counts as done, so revoking twice is fine.
+    /// Remove a binding's role. First an inline deny of everything to sessions issued before
+    /// now ([`policy::deny_sessions_issued_before`]), which ends the sessions already handed
+    /// out; then the other inline policies and the managed-policy attachments; then the deny
+    /// itself, which IAM requires gone before the role; then the role. The deny stays until
+    /// nothing else on the role grants anything. `NoSuchEntity` anywhere counts as done (the
+    /// role may be gone already), so revoking twice is fine.
     pub async fn revoke(&self, role_name: &str) -> Result<(), GrantError> {
         let mut attempt = 1;
         loop {
@@ -207,6 +213,14 @@ impl Grants {
     }
 
     async fn try_revoke(&self, role_name: &str) -> Result<(), GrantError> {
+        self.client
+            .put_role_policy()
+            .role_name(role_name)
+            .policy_name(REVOKED_POLICY_NAME)
+            .policy_document(policy::deny_sessions_issued_before(Utc::now()))
+            .send()
+            .await
+            .map_err(|e| iam_error("PutRolePolicy", e))?;
         let inline: Vec<String> = self
             .client
             .list_role_policies()
@@ -217,19 +231,8 @@ impl Grants {
             .try_collect()
             .await
             .map_err(|e| iam_error("ListRolePolicies", e))?;
-        for name in inline {
-            let deleted = self
-                .client
-                .delete_role_policy()
-                .role_name(role_name)
-                .policy_name(name)
-                .send()
-                .await;
-            gone_is_done(
-                deleted
-                    .map(drop)
-                    .map_err(|e| iam_error("DeleteRolePolicy", e)),
-            )?;
+        for name in inline.iter().filter(|n| *n != REVOKED_POLICY_NAME) {
+            self.delete_inline(role_name, name).await?;
         }
         let attached = self
             .client
@@ -255,6 +258,7 @@ impl Grants {
                     .map_err(|e| iam_error("DetachRolePolicy", e)),
             )?;
         }
+        self.delete_inline(role_name, REVOKED_POLICY_NAME).await?;
         self.client
             .delete_role()
             .role_name(role_name)
@@ -263,6 +267,48 @@ impl Grants {
             .map_err(|e| iam_error("DeleteRole", e))?;
         tracing::debug!(role = %role_name, "role deleted");
         Ok(())
+    }
+
+    async fn delete_inline(&self, role_name: &str, policy_name: &str) -> Result<(), GrantError> {
+        let deleted = self
+            .client
+            .delete_role_policy()
+            .role_name(role_name)
+            .policy_name(policy_name)
+            .send()
+            .await;
+        gone_is_done(
+            deleted
+                .map(drop)
+                .map_err(|e| iam_error("DeleteRolePolicy", e)),
+        )
+    }
+
+    /// A role's tags, key to value, or `None` if the role does not exist. Read per role because
+    /// IAM's ListRoles leaves tags out.
+    pub async fn role_tags(
+        &self,
+        role_name: &str,
+    ) -> Result<Option<HashMap<String, String>>, GrantError> {
+        let listed = self
+            .client
+            .list_role_tags()
+            .role_name(role_name)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| iam_error("ListRoleTags", e));
+        match listed {
+            Ok(tags) => Ok(Some(
+                tags.into_iter()
+                    .map(|t| (t.key().to_string(), t.value().to_string()))
+                    .collect(),
+            )),
+            Err(err) if err.is_no_such_entity() => Ok(None),
+            Err(err) => Err(err),
+        }
     }
 
     /// Names of every role under the path: what exists, for tests and the reconciler.

@@ -14,9 +14,12 @@
 //!   there, and the grant carries on instead of making a second role.
 //!
 //! A grant that fails part-way is rolled back before the error is returned, so a failed grant
-//! leaves no IAM debris. Revocation treats `NoSuchEntity` as done and can be repeated freely.
-//! Errors say whether retrying may help (throttling, 5xx, timeouts, network) for the revocation
-//! engine's backoff.
+//! leaves no IAM debris. Revocation first puts an inline `breakglass-revoked` policy denying
+//! everything to sessions issued before now (`aws:TokenIssueTime`): IAM applies policy changes
+//! to live sessions, so this ends credentials already handed out, not just future ones. Then it
+//! deletes the other inline policies, detaches managed ones, deletes the deny and the role. It
+//! treats `NoSuchEntity` as done and can be repeated freely. Errors say whether retrying may
+//! help (throttling, 5xx, timeouts, network) for the revocation engine's backoff.
 
 mod error;
 mod iam;
@@ -36,6 +39,9 @@ pub const TAG_EXPIRES_AT: &str = "breakglass:expires-at";
 
 /// The inline policy holding the role template's (expiry-bounded) policy.
 pub const INLINE_POLICY_NAME: &str = "breakglass";
+
+/// The inline policy a revocation puts on first: deny all to sessions issued before it.
+pub const REVOKED_POLICY_NAME: &str = "breakglass-revoked";
 
 /// The role's `MaxSessionDuration`: one hour, the least IAM accepts. A shorter binding still ends
 /// on time: IAM evaluates the expiry condition on every request, also within a live session.

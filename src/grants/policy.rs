@@ -1,5 +1,6 @@
-//! The IAM documents of a grant, as pure functions: the role's name, its trust policy, and the
-//! role template's policy with the expiry written into every Allow statement.
+//! The IAM documents of a grant, as pure functions: the role's name, its trust policy, the
+//! role template's policy with the expiry written into every Allow statement, and the deny that
+//! ends a revoked role's sessions.
 //!
 //! The `DateLessThan aws:CurrentTime` condition is what makes a grant self-expiring: AWS itself
 //! stops honouring the role at `expires_at`, whether or not breakglass is still alive to delete it.
@@ -9,6 +10,10 @@ use serde_json::{json, Map, Value};
 
 /// The condition key every Allow statement is bounded by.
 const CURRENT_TIME: &str = "aws:CurrentTime";
+/// When the credentials of a session were issued: what the revocation deny is bounded by.
+const TOKEN_ISSUE_TIME: &str = "aws:TokenIssueTime";
+/// What [`role_name`] puts before the binding id.
+const ROLE_PREFIX: &str = "breakglass-";
 const DATE_LESS_THAN: &str = "DateLessThan";
 
 /// A role template's policy that cannot be made into a grant's policy.
@@ -30,7 +35,15 @@ pub enum PolicyError {
 /// same role and finds it instead of creating a second one. 16-character ids give 27 characters,
 /// well inside IAM's 64.
 pub fn role_name(binding_id: &str) -> String {
-    format!("breakglass-{binding_id}")
+    format!("{ROLE_PREFIX}{binding_id}")
+}
+
+/// The binding id a role name was derived from, if it has the shape [`role_name`] gives (the
+/// id itself is not checked here). For roles whose `breakglass:binding` tag is missing.
+pub fn binding_id_of(role_name: &str) -> Option<&str> {
+    role_name
+        .strip_prefix(ROLE_PREFIX)
+        .filter(|id| !id.is_empty())
 }
 
 /// How expiry instants are written in policies and tags: RFC 3339, whole seconds, `Z`.
@@ -144,6 +157,28 @@ pub fn trust_policy(principal_arn: &str, expires_at: DateTime<Utc>) -> String {
     .to_string()
 }
 
+/// The inline policy a revocation puts on a role first: deny everything to every session whose
+/// credentials were issued before `now`. IAM applies policy changes to live sessions, so this
+/// ends the sessions already handed out, which deleting the role's permissions alone would leave
+/// running until their own expiry.
+///
+/// The bound is the first whole second after `now` (not `now` truncated): a session issued in
+/// the same second as the revocation is ended too, never spared by the rounding.
+pub fn deny_sessions_issued_before(now: DateTime<Utc>) -> String {
+    let whole = DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
+    let bound = whole + chrono::Duration::seconds(1);
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Deny",
+            "Action": "*",
+            "Resource": "*",
+            "Condition": {DATE_LESS_THAN: {TOKEN_ISSUE_TIME: timestamp(bound)}},
+        }],
+    })
+    .to_string()
+}
+
 /// A value IAM accepts as a tag value: at most 256 characters of letters, digits, spaces and
 /// `_ . : / = + - @`. Anything else becomes `_`, so an odd incident id cannot fail a grant.
 pub fn tag_value(raw: &str) -> String {
@@ -189,6 +224,37 @@ mod tests {
         let name = role_name("abcdefgh12345678");
         assert_eq!(name, "breakglass-abcdefgh12345678");
         assert!(name.len() <= 64);
+    }
+
+    #[test]
+    fn the_binding_id_is_read_back_from_a_role_name() {
+        assert_eq!(
+            binding_id_of(&role_name("abcdefgh12345678")),
+            Some("abcdefgh12345678")
+        );
+        assert_eq!(binding_id_of("breakglass-"), None);
+        assert_eq!(binding_id_of("app-role"), None);
+        assert_eq!(binding_id_of("Breakglass-abcdefgh12345678"), None);
+    }
+
+    #[test]
+    fn the_revocation_deny_ends_every_session_issued_up_to_the_revocation() {
+        let out = parse(&deny_sessions_issued_before(at("2030-01-02T03:04:05.250Z")));
+        assert_eq!(
+            out,
+            json!({"Version":"2012-10-17","Statement":[{
+                "Effect":"Deny",
+                "Action":"*",
+                "Resource":"*",
+                "Condition":{"DateLessThan":{"aws:TokenIssueTime":"2030-01-02T03:04:06Z"}},
+            }]})
+        );
+        // On a whole second, the session issued in that very second is ended too.
+        let out = parse(&deny_sessions_issued_before(at(EXPIRY)));
+        assert_eq!(
+            out["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"],
+            "2030-01-02T03:04:06Z"
+        );
     }
 
     #[test]

@@ -62,8 +62,20 @@ impl Elev {
     }
 
     pub async fn start_with(elevation: &str, extra_roles: &str) -> Elev {
+        Self::start_with_revocation(elevation, extra_roles, "").await
+    }
+
+    /// As [`Elev::start_with`], with `revocation` as the body of a `[revocation]` table.
+    pub async fn start_with_revocation(
+        elevation: &str,
+        extra_roles: &str,
+        revocation: &str,
+    ) -> Elev {
         let moto = Moto::start();
-        let tail = catalogue(&moto, elevation, extra_roles);
+        let mut tail = catalogue(&moto, elevation, extra_roles);
+        if !revocation.is_empty() {
+            tail.push_str(&format!("\n[revocation]\n{revocation}\n"));
+        }
         let app = TestApp::start_with(Extra {
             tail: &tail,
             ..Extra::default()

@@ -113,8 +113,14 @@ impl Drop for Moto {
 
 /// IAM returns policy documents URL-encoded (RFC 3986); decode one to JSON.
 pub fn policy_json(document: &str) -> serde_json::Value {
-    let mut bytes = Vec::with_capacity(document.len());
-    let mut rest = document.as_bytes();
+    let text = percent_decode(document);
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("policy is not JSON ({e}): {text}"))
+}
+
+/// Undo RFC 3986 percent-encoding (IAM's policy documents, the SDK's query-string bodies).
+pub fn percent_decode(encoded: &str) -> String {
+    let mut bytes = Vec::with_capacity(encoded.len());
+    let mut rest = encoded.as_bytes();
     while let Some((&b, tail)) = rest.split_first() {
         let hex = tail
             .get(..2)
@@ -131,6 +137,5 @@ pub fn policy_json(document: &str) -> serde_json::Value {
             }
         }
     }
-    let text = String::from_utf8(bytes).expect("a UTF-8 policy document");
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("policy is not JSON ({e}): {text}"))
+    String::from_utf8(bytes).expect("UTF-8 once decoded")
 }
