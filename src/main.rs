@@ -27,13 +27,18 @@ fn main() -> ExitCode {
                 Err(e) => fail(&format!("{e:#}")),
             }
         }
-        cli::Command::CheckConfig { config } => match Config::load(&config) {
-            Ok(_) => {
-                println!("{}: ok", config.display());
-                ExitCode::SUCCESS
+        cli::Command::CheckConfig { config } => {
+            // Everything `serve` reads before it listens, including a JWKS file.
+            let checked = Config::load(&config)
+                .and_then(|c| breakglass::auth::ApiAuth::from_config(&c.auth).map(drop));
+            match checked {
+                Ok(()) => {
+                    println!("{}: ok", config.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&format!("invalid config {}: {e}", config.display())),
             }
-            Err(e) => fail(&format!("invalid config {}: {e}", config.display())),
-        },
+        }
         cli::Command::HashToken => {
             let mut token = String::new();
             if let Err(e) = std::io::stdin().read_to_string(&mut token) {

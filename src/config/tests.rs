@@ -232,3 +232,28 @@ fn policy_arns_and_the_role_path_are_checked() {
         "elevation.requests_per_minute"
     );
 }
+
+#[test]
+fn role_conditions_and_pending_ttl_are_checked() {
+    let role = |when: &str| {
+        format!(
+            "[[roles]]\nname = \"r\"\nmax_duration = \"1h\"\n\
+             policy = '{{\"Statement\":[{{\"Effect\":\"Allow\",\"Action\":\"s3:Get*\",\"Resource\":\"*\"}}]}}'\n[roles.when]\n{when}"
+        )
+    };
+    assert!(Config::from_toml_str(&role("sources = [\"grafana-oncall\", \"pagerduty\"]")).is_ok());
+    assert_eq!(
+        err(&role("sources = [\"grafana_oncall\"]")).key,
+        "roles[0].when.sources[0]"
+    );
+    assert_eq!(
+        err("[elevation]\npending_ttl = \"0s\"\n").key,
+        "elevation.pending_ttl"
+    );
+    // A Condition that is not an object would fail every grant: refused at start-up.
+    let e = err(
+        "[[roles]]\nname = \"r\"\nmax_duration = \"1h\"\n\
+         policy = '{\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"*\",\"Resource\":\"*\",\"Condition\":[]}]}'\n",
+    );
+    assert_eq!(e.key, "roles[0].policy");
+}

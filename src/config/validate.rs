@@ -67,6 +67,12 @@ impl Config {
                 "must be at least 30: responders in an outage retry; the default is 60",
             ));
         }
+        if self.elevation.pending_ttl.0.as_secs() < 1 {
+            return Err(ConfigError::new(
+                "elevation.pending_ttl",
+                "must be at least 1 second, like \"15m\" (the default)",
+            ));
+        }
         if self.elevation.max_active_per_subject == 0 {
             return Err(ConfigError::new(
                 "elevation.max_active_per_subject",
@@ -238,6 +244,16 @@ impl Config {
                     "must be \"auto\" or \"peer\"",
                 ));
             }
+            if let Some(sources) = &role.when.sources {
+                for (j, source) in sources.iter().enumerate() {
+                    if source.parse::<crate::incidents::Source>().is_err() {
+                        return Err(ConfigError::new(
+                            key(&format!("when.sources[{j}]")),
+                            format!("`{source}` is not a source; use pagerduty, opsgenie, grafana-oncall or grafana-incident"),
+                        ));
+                    }
+                }
+            }
             check_policy_document(&role.policy)
                 .map_err(|why| ConfigError::new(key("policy"), why))?;
             let policy_arns = role
@@ -364,32 +380,13 @@ fn validate_oidc(oidc: &Oidc) -> Result {
     Ok(())
 }
 
-/// The shape every IAM policy document has: a JSON object whose `Statement` is a statement or a
-/// list of them, each with `Effect` `Allow` or `Deny`. (IAM itself checks actions and resources.)
+/// A role's policy must be one breakglass can bound in time: the same check the grant runs, at
+/// start-up, so that a bad template fails here and not as a 502 in an outage.
 fn check_policy_document(text: &str) -> std::result::Result<(), String> {
     const FIX: &str = r#"write it like {"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["rds:Describe*"],"Resource":"*"}]}"#;
-    let doc: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| format!("not valid JSON ({e}); {FIX}"))?;
-    let statements = match doc.get("Statement") {
-        Some(serde_json::Value::Array(list)) if !list.is_empty() => list.iter().collect(),
-        Some(one @ serde_json::Value::Object(_)) => vec![one],
-        _ => {
-            return Err(format!(
-                "an IAM policy needs a non-empty `Statement`; {FIX}"
-            ))
-        }
-    };
-    for statement in statements {
-        match statement.get("Effect").and_then(serde_json::Value::as_str) {
-            Some("Allow" | "Deny") => {}
-            _ => {
-                return Err(format!(
-                    "every statement needs `\"Effect\": \"Allow\"` or `\"Deny\"`; {FIX}"
-                ))
-            }
-        }
-    }
-    Ok(())
+    crate::grants::policy::with_expiry(text, chrono::Utc::now())
+        .map(drop)
+        .map_err(|e| format!("{e}; {FIX}"))
 }
 
 fn looks_like_email(s: &str) -> bool {

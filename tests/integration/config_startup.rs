@@ -86,3 +86,20 @@ fn hash_token_prints_the_digest_for_the_config() {
         "4348e292502354682288b2cc8d9c5c6e57e1593e045026b7e59c1222cd248974"
     );
 }
+
+#[test]
+fn check_config_reads_the_jwks_file_as_serve_would() {
+    let file = write_config(
+        "[auth.oidc]\nissuer = \"https://idp.example.com\"\naudience = \"breakglass\"\njwks_file = \"/nonexistent/jwks.json\"\n",
+    );
+    let out = breakglass()
+        .args(["check-config", "--config"])
+        .arg(file.path())
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "check-config accepted a missing JWKS file"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("auth.oidc.jwks_file"));
+}
