@@ -213,14 +213,25 @@ impl Grants {
     }
 
     async fn try_revoke(&self, role_name: &str) -> Result<(), GrantError> {
-        self.client
+        let denied = self
+            .client
             .put_role_policy()
             .role_name(role_name)
             .policy_name(REVOKED_POLICY_NAME)
             .policy_document(policy::deny_sessions_issued_before(Utc::now()))
             .send()
             .await
-            .map_err(|e| iam_error("PutRolePolicy", e))?;
+            .map_err(|e| iam_error("PutRolePolicy", e));
+        match denied {
+            Ok(_) => {}
+            // The service's policy may allow PutRolePolicy only on roles with the permissions
+            // boundary (README); a role made behind its back lacks it. Removing the role still
+            // takes away everything it grants, so carry on rather than leave it.
+            Err(e) if e.code() == Some("AccessDenied") => {
+                tracing::warn!(role = %role_name, "cannot put the session-ending deny (AccessDenied); removing the role anyway");
+            }
+            Err(e) => return Err(e),
+        }
         let inline: Vec<String> = self
             .client
             .list_role_policies()
