@@ -51,7 +51,8 @@ impl AppState {
     async fn assemble(config: Config) -> anyhow::Result<(AppState, Grants)> {
         let metrics = Arc::new(Metrics::new());
         let store = Store::connect(&config.redis, metrics.redis_errors.clone())?;
-        let incidents = IncidentStore::new(store.clone(), config.redis.dedupe_ttl.into());
+        let incidents = IncidentStore::new(store.clone(), config.redis.dedupe_ttl.into())
+            .revoke_on_unassign(config.revocation.revoke_on_unassign);
         let directory = Arc::new(ResponderDirectory::new(&config.responders));
         let kick = Arc::new(Notify::new());
         let intake = Arc::new(Intake::new(
@@ -101,7 +102,12 @@ impl App {
         let addr = listener.local_addr()?;
         let (state, grants) = AppState::assemble(config).await?;
         let (stop, mut stopped) = watch::channel(false);
-        let scheduler = tokio::spawn(scheduler::run(state.elevation.clone(), stop.subscribe()));
+        let scheduler = tokio::spawn(scheduler::run(
+            state.elevation.clone(),
+            scheduler::Settings::from(&state.config.revocation),
+            state.metrics.clone(),
+            stop.subscribe(),
+        ));
         let reconciler = Reconciler::new(
             grants,
             BindingStore::new(state.store.clone()),

@@ -4,6 +4,7 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
@@ -21,6 +22,16 @@ pub struct SourceLabel {
 /// Every metric the service exports.
 pub struct Metrics {
     registry: Registry,
+    /// `breakglass_revocation_lag_seconds`: from the moment a revocation came due (the resolve,
+    /// the expiry, the revoke request) to its role being gone.
+    pub revocation_lag: Histogram,
+    /// `breakglass_revocation_queue_depth`: schedule entries due and not yet done, summed over
+    /// the shards at this replica's last poll.
+    pub revocation_queue_depth: Gauge,
+    /// `breakglass_revocation_retries_total`: revocation attempts that failed and will be retried.
+    pub revocation_retries: Counter,
+    /// `breakglass_revocations_total{reason}`: revocations finished, by why the binding ended.
+    pub revocations: Family<ReasonLabel, Counter>,
     /// `breakglass_webhooks_total{source, outcome}`.
     pub webhooks: Family<WebhookLabels, Counter>,
     /// `breakglass_webhook_duration_seconds{source}`: receipt to answer.
@@ -114,8 +125,36 @@ impl Metrics {
             "Roles, shards or passes the reconciler could not check because IAM or Redis failed",
             reconciler_errors.clone(),
         );
+        let revocation_lag = Histogram::new(exponential_buckets(0.01, 2.0, 14));
+        registry.register(
+            "revocation_lag_seconds",
+            "From a revocation coming due to its role being gone",
+            revocation_lag.clone(),
+        );
+        let revocation_queue_depth = Gauge::default();
+        registry.register(
+            "revocation_queue_depth",
+            "Schedule entries due and not yet done (revocations, expiries, deadlines)",
+            revocation_queue_depth.clone(),
+        );
+        let revocation_retries = Counter::default();
+        registry.register(
+            "revocation_retries",
+            "Revocation attempts that failed and will be retried",
+            revocation_retries.clone(),
+        );
+        let revocations = Family::<ReasonLabel, Counter>::default();
+        registry.register(
+            "revocations",
+            "Revocations finished, by why the binding ended",
+            revocations.clone(),
+        );
         Self {
             registry,
+            revocation_lag,
+            revocation_queue_depth,
+            revocation_retries,
+            revocations,
             webhooks,
             webhook_duration,
             redis_errors,
@@ -141,6 +180,14 @@ impl Metrics {
         self.elevations
             .get_or_create(&OutcomeLabel {
                 outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    pub fn revocation(&self, reason: &str) {
+        self.revocations
+            .get_or_create(&ReasonLabel {
+                reason: reason.to_owned(),
             })
             .inc();
     }

@@ -147,12 +147,19 @@ impl Default for Elevation {
 pub struct Revocation {
     pub reconcile_interval: ConfigDuration,
     pub revoke_on_unassign: bool,
+    /// How long a worker holds a due schedule entry before another replica may take it over
+    /// (a worker that died is detected this late).
+    pub lease: ConfigDuration,
+    /// Revocations (and other due work) one replica runs at once.
+    pub concurrency: u32,
 }
 
 impl Default for Revocation {
     fn default() -> Self {
         Self {
             reconcile_interval: ConfigDuration::secs(60),
+            lease: ConfigDuration::secs(30),
+            concurrency: 64,
             revoke_on_unassign: false,
         }
     }

@@ -257,3 +257,18 @@ fn role_conditions_and_pending_ttl_are_checked() {
     );
     assert_eq!(e.key, "roles[0].policy");
 }
+
+#[test]
+fn the_revocation_worker_settings_are_bounded() {
+    let config = Config::from_toml_str("").unwrap();
+    assert_eq!(config.revocation.lease, ConfigDuration::secs(30));
+    assert_eq!(config.revocation.concurrency, 64);
+    assert_eq!(
+        err("[revocation]\nlease = \"0s\"\n").key,
+        "revocation.lease"
+    );
+    assert_eq!(
+        err("[revocation]\nconcurrency = 0\n").key,
+        "revocation.concurrency"
+    );
+}

@@ -26,6 +26,18 @@ impl Config {
                 "must be at least 1s; the default is 60s",
             ));
         }
+        if self.revocation.lease.0.as_secs() < 1 {
+            return Err(ConfigError::new(
+                "revocation.lease",
+                "must be at least 1 second; the default is \"30s\"",
+            ));
+        }
+        if self.revocation.concurrency == 0 || self.revocation.concurrency > 10_000 {
+            return Err(ConfigError::new(
+                "revocation.concurrency",
+                "must be between 1 and 10000; the default is 64",
+            ));
+        }
         Ok(())
     }
 

@@ -135,6 +135,8 @@ pub enum EndReason {
     RevokedByAdmin,
     ApprovalExpired,
     GrantFailed,
+    /// The holder stopped being a responder (`[revocation] revoke_on_unassign`).
+    Unassigned,
 }
 
 impl EndReason {
@@ -146,6 +148,7 @@ impl EndReason {
             EndReason::RevokedByAdmin => "revoked_by_admin",
             EndReason::ApprovalExpired => "approval_expired",
             EndReason::GrantFailed => "grant_failed",
+            EndReason::Unassigned => "unassigned",
         }
     }
 
@@ -157,6 +160,7 @@ impl EndReason {
             Self::RevokedByAdmin,
             Self::ApprovalExpired,
             Self::GrantFailed,
+            Self::Unassigned,
         ]
         .into_iter()
         .find(|r| r.as_str() == s)

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -18,22 +18,43 @@ use super::model::{Binding, BindingId, BindingStatus, EndReason};
 use super::policy;
 use super::service::{Elevation, ElevationError};
 use super::store::Schedule;
+use crate::metrics::Metrics;
 
 /// How often the schedules are polled when nothing wakes the worker.
 const TICK: Duration = Duration::from_millis(200);
-/// How long a claimed entry stays with its worker before another may take it.
-const LEASE: Duration = Duration::from_secs(30);
-/// Entries taken from one shard per tick, and worked at once.
-const BATCH: usize = 64;
 
-/// Run until `stop` turns true.
-pub async fn run(elevation: Arc<Elevation>, mut stop: watch::Receiver<bool>) {
+/// How the worker runs, from `[revocation]`.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// How long a claimed entry stays with its worker before another may take it.
+    pub lease: Duration,
+    /// Entries this replica works at once.
+    pub concurrency: usize,
+}
+
+impl From<&crate::config::Revocation> for Settings {
+    fn from(c: &crate::config::Revocation) -> Self {
+        Self {
+            lease: c.lease.into(),
+            concurrency: c.concurrency.max(1) as usize,
+        }
+    }
+}
+
+/// Run until `stop` turns true. Work in hand when it does is finished first, so a graceful stop
+/// drains in-flight revocations; a kill loses none either, since their leases lapse.
+pub async fn run(
+    elevation: Arc<Elevation>,
+    settings: Settings,
+    metrics: Arc<Metrics>,
+    mut stop: watch::Receiver<bool>,
+) {
     let kick = elevation.kick.clone();
     loop {
         if *stop.borrow() {
             return;
         }
-        if let Err(e) = tick(&elevation).await {
+        if let Err(e) = tick(&elevation, settings, &metrics).await {
             tracing::warn!(error = %e, "schedule tick failed; retrying");
         }
         tokio::select! {
@@ -44,31 +65,49 @@ pub async fn run(elevation: Arc<Elevation>, mut stop: watch::Receiver<bool>) {
     }
 }
 
-async fn tick(elevation: &Arc<Elevation>) -> Result<(), ElevationError> {
+async fn tick(
+    elevation: &Arc<Elevation>,
+    settings: Settings,
+    metrics: &Arc<Metrics>,
+) -> Result<(), ElevationError> {
     let mut work = JoinSet::new();
+    let mut backlog = 0;
     for shard in 0..super::store::BindingStore::SHARDS {
         let now = Utc::now();
-        for id in elevation.bindings.due(shard, now, BATCH).await? {
-            if elevation
-                .bindings
-                .claim(&id, now, policy::expires(now, LEASE))
-                .await?
-            {
-                let elevation = elevation.clone();
+        backlog += elevation.bindings.due_count(shard, now).await?;
+        for id in elevation
+            .bindings
+            .due(shard, now, settings.concurrency)
+            .await?
+        {
+            // Bound the work in hand: wait for a slot before claiming more.
+            while work.len() >= settings.concurrency {
+                work.join_next().await;
+            }
+            let lease_end = policy::expires(now, settings.lease);
+            if let Some(due) = elevation.bindings.claim(&id, now, lease_end).await? {
+                let (elevation, metrics) = (elevation.clone(), metrics.clone());
                 work.spawn(async move {
-                    if let Err(e) = process(&elevation, &id).await {
+                    if let Err(e) = process(&elevation, &id, due, &metrics).await {
                         tracing::warn!(binding = %id, error = %e, "scheduled work failed; will retry");
                     }
                 });
             }
         }
     }
+    metrics.revocation_queue_depth.set(backlog as i64);
     while work.join_next().await.is_some() {}
     Ok(())
 }
 
-/// Do whatever a due binding needs.
-async fn process(elevation: &Elevation, id: &BindingId) -> Result<(), ElevationError> {
+/// Do whatever a due binding needs. `due` is when it came due: for a revocation, its trigger
+/// (the resolve, the expiry, the revoke request), unless a failed attempt pushed it back.
+async fn process(
+    elevation: &Elevation,
+    id: &BindingId,
+    due: DateTime<Utc>,
+    metrics: &Metrics,
+) -> Result<(), ElevationError> {
     let Some(current) = elevation.bindings.get(id).await? else {
         return elevation.bindings.unschedule(id).await.map_err(Into::into);
     };
@@ -112,10 +151,10 @@ async fn process(elevation: &Elevation, id: &BindingId) -> Result<(), ElevationE
                     (Schedule::At(Utc::now()), "binding.revoking")
                 })
                 .await?;
-            revoke_now(elevation, id).await?;
+            finished(revoke_now(elevation, id, metrics).await?, due, metrics);
         }
         BindingStatus::Revoking => {
-            revoke_now(elevation, id).await?;
+            finished(revoke_now(elevation, id, metrics).await?, due, metrics);
         }
         BindingStatus::Revoked | BindingStatus::Failed => {
             elevation.bindings.unschedule(id).await?;
@@ -124,11 +163,22 @@ async fn process(elevation: &Elevation, id: &BindingId) -> Result<(), ElevationE
     Ok(())
 }
 
+/// Count a finished revocation, and how long after it came due the role was gone.
+fn finished(binding: Binding, due: DateTime<Utc>, metrics: &Metrics) {
+    if binding.status == BindingStatus::Revoked {
+        let lag = (Utc::now() - due).to_std().unwrap_or_default();
+        metrics.revocation_lag.observe(lag.as_secs_f64());
+        metrics.revocation(binding.end_reason.map_or("unknown", EndReason::as_str));
+    }
+}
+
 /// Delete a `revoking` binding's role and mark it revoked; on an IAM failure, record the attempt
-/// and leave it due again after a backoff.
+/// and leave it due again after an exponential backoff with jitter. Retried without end: the
+/// expiry condition bounds the exposure meanwhile.
 pub(super) async fn revoke_now(
     elevation: &Elevation,
     id: &BindingId,
+    metrics: &Metrics,
 ) -> Result<Binding, ElevationError> {
     let current = elevation
         .bindings
@@ -151,7 +201,9 @@ pub(super) async fn revoke_now(
         Err(e) => {
             let message = e.to_string();
             let attempts = current.binding.attempts + 1;
-            let backoff = Duration::from_millis(250 * 2u64.pow(attempts.min(8)));
+            metrics.revocation_retries.inc();
+            let base = 250 * 2u64.pow(attempts.min(8));
+            let backoff = Duration::from_millis(base / 2 + fastrand::u64(0..=base / 2));
             tracing::warn!(binding = %id, attempts, error = %message, "revocation failed; will retry");
             elevation
                 .settle(id, |b| {

@@ -380,10 +380,11 @@ impl Elevation {
                 .await?
             }
         };
-        if ended.end_reason == Some(EndReason::IncidentResolved) {
-            return Err(Denial::IncidentNotOpen.into());
+        match ended.end_reason {
+            Some(EndReason::IncidentResolved) => Err(Denial::IncidentNotOpen.into()),
+            Some(EndReason::Unassigned) => Err(Denial::NotOnCall.into()),
+            _ => Ok(ended),
         }
-        Ok(ended)
     }
 
     /// Read-modify-write a binding until the compare-and-set holds. `change` edits the binding

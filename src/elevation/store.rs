@@ -342,20 +342,29 @@ impl BindingStore {
     }
 
     /// Lease a due entry until `until` (see `claim.lua`).
+    /// Returns when the entry was due, if this worker got it.
     pub async fn claim(
         &self,
         id: &BindingId,
         now: DateTime<Utc>,
         until: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
         let mut inv = self.claim.prepare_invoke();
         inv.key(self.schedule_key(id.shard()))
             .arg(id.as_str())
             .arg(now.timestamp_millis())
             .arg(until.timestamp_millis());
         let mut conn = self.store.conn();
-        let claimed: i64 = self.store.run(inv.invoke_async(&mut conn)).await?;
-        Ok(claimed == 1)
+        let due: i64 = self.store.run(inv.invoke_async(&mut conn)).await?;
+        Ok((due >= 0).then(|| DateTime::from_timestamp_millis(due).unwrap_or(now)))
+    }
+
+    /// Schedule entries of one shard that are due by `now` and not done: the backlog.
+    pub async fn due_count(&self, shard: u16, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut conn = self.store.conn();
+        self.store
+            .run(conn.zcount(self.schedule_key(shard), "-inf", now.timestamp_millis()))
+            .await
     }
 
     /// Drop an entry that needs no work.

@@ -8,10 +8,14 @@
 -- ARGV[3] new status      ARGV[4] incident id          ARGV[5] opened_at score (ms)
 -- ARGV[6] dedupe TTL (s)  ARGV[7] audit type           ARGV[8] audit time (RFC 3339)
 -- ARGV[9] audit data JSON  ARGV[10] binding key prefix (`<prefix>:{<shard>}:binding:`)
--- ARGV[11] now (ms)
+-- ARGV[11] now (ms)        ARGV[12] JSON array of lowercased emails whose bindings end with this
+--                           event (`[revocation] revoke_on_unassign`; `[]` when off or nobody left)
 --
 -- When the incident is resolved, every live binding of it moves to `revoking` and is due in the
--- schedule at once, in this same step: no binding can outlive the resolve unnoticed.
+-- schedule at once, in this same step: no binding can outlive the resolve unnoticed. Otherwise,
+-- the live bindings of this incident whose subject (compared without case) is among ARGV[12] do
+-- the same, with end reason `unassigned`: a responder taken off the incident loses its access in
+-- the step that took them off. A stale event removes nobody, so ARGV[12] is then `[]`.
 --
 -- Returns {"duplicate"}, {"conflict"} (someone else wrote first: re-read and retry) or
 -- {"applied", new_version}.
@@ -43,16 +47,41 @@ end
 
 redis.call('XADD', KEYS[4], '*', 'type', ARGV[7], 'incident', ARGV[4], 'at', ARGV[8], 'data', ARGV[9])
 
+-- Move one live binding to `revoking`, due at once, and say why in the audit trail.
+local function revoke(id, key, from, reason)
+  redis.call('HSET', key, 'status', 'revoking', 'end_reason', reason)
+  redis.call('HINCRBY', key, 'version', 1)
+  redis.call('ZADD', KEYS[6], ARGV[11], id)
+  redis.call('XADD', KEYS[4], '*', 'type', 'binding.revoking', 'incident', ARGV[4], 'at', ARGV[8],
+    'data', cjson.encode({binding = id, from = from, reason = reason}))
+end
+
+local function live(st)
+  return st == 'pending_approval' or st == 'granting' or st == 'active'
+end
+
 if ARGV[3] == 'resolved' then
   for _, id in ipairs(redis.call('SMEMBERS', KEYS[5])) do
     local key = ARGV[10] .. id
     local st = redis.call('HGET', key, 'status')
-    if st == 'pending_approval' or st == 'granting' or st == 'active' then
-      redis.call('HSET', key, 'status', 'revoking', 'end_reason', 'incident_resolved')
-      redis.call('HINCRBY', key, 'version', 1)
-      redis.call('ZADD', KEYS[6], ARGV[11], id)
-      redis.call('XADD', KEYS[4], '*', 'type', 'binding.revoking', 'incident', ARGV[4], 'at', ARGV[8],
-        'data', cjson.encode({binding = id, from = st, reason = 'incident_resolved'}))
+    if live(st) then
+      revoke(id, key, st, 'incident_resolved')
+    end
+  end
+elseif ARGV[12] ~= '[]' then
+  local gone = {}
+  for _, email in ipairs(cjson.decode(ARGV[12])) do
+    gone[email] = true
+  end
+  for _, id in ipairs(redis.call('SMEMBERS', KEYS[5])) do
+    local key = ARGV[10] .. id
+    local st = redis.call('HGET', key, 'status')
+    if live(st) then
+      -- An unreadable record is left to its expiry rather than failing the event.
+      local ok, b = pcall(cjson.decode, redis.call('HGET', key, 'state') or '')
+      if ok and type(b) == 'table' and type(b.subject) == 'string' and gone[string.lower(b.subject)] then
+        revoke(id, key, st, 'unassigned')
+      end
     end
   end
 end

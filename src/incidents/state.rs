@@ -40,6 +40,24 @@ impl Applied {
     pub fn resolved_now(&self) -> bool {
         self.incident.status == Status::Resolved && self.previous_status != Some(Status::Resolved)
     }
+
+    /// The lowercased emails of the people this event took off the incident (`before` is the
+    /// incident it was applied to): whose bindings `[revocation] revoke_on_unassign` ends. People
+    /// the directory does not know are left out: they hold no bindings, and their tool ids must
+    /// not be mistaken for someone's email.
+    pub fn unassigned_emails(&self, before: Option<&Incident>) -> Vec<String> {
+        let Some(before) = before else {
+            return Vec::new();
+        };
+        let emails: BTreeSet<String> = before
+            .responders
+            .iter()
+            .filter_map(|r| r.email.as_deref())
+            .filter(|e| self.removed_responders.iter().any(|gone| gone == e))
+            .map(str::to_ascii_lowercase)
+            .collect();
+        emails.into_iter().collect()
+    }
 }
 
 /// Apply `event` to `current` (None if the incident is new). `now` stamps `updated_at`.

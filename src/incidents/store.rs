@@ -10,6 +10,10 @@
 //! Applying an event reads the incident, runs the pure state machine, and writes the result with
 //! `apply.lua` in one atomic step that fails if anyone wrote in between; then it re-reads and
 //! retries. The decision stays in Rust (testable without Redis), the atomicity in Redis.
+//!
+//! The same step queues revocations: of every live binding of the incident when it resolves, and,
+//! with `[revocation] revoke_on_unassign`, of the live bindings of this incident held by people
+//! the event took off it (end reason `unassigned`). Their bindings on other incidents stay.
 
 use std::sync::Arc;
 
@@ -43,6 +47,7 @@ pub struct IncidentStore {
     store: Store,
     script: redis::Script,
     dedupe_ttl_secs: u64,
+    revoke_on_unassign: bool,
     locks: Arc<[Mutex<()>]>,
 }
 
@@ -60,8 +65,16 @@ impl IncidentStore {
             store,
             script: redis::Script::new(include_str!("apply.lua")),
             dedupe_ttl_secs: dedupe_ttl.as_secs().max(1),
+            revoke_on_unassign: false,
             locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
         }
+    }
+
+    /// Also revoke a person's bindings on an incident when an event takes them off it
+    /// (`[revocation] revoke_on_unassign`); off by default.
+    pub fn revoke_on_unassign(mut self, on: bool) -> Self {
+        self.revoke_on_unassign = on;
+        self
     }
 
     fn incident_key(&self, id: &IncidentId) -> (u16, String) {
@@ -120,6 +133,12 @@ impl IncidentStore {
                 dedupe_keys: &event.dedupe_keys,
             };
             let audit_json = serde_json::to_string(&audit_event).map_err(|e| corrupt(&key, e))?;
+            let unassigned = if self.revoke_on_unassign {
+                applied.unassigned_emails(current.as_ref())
+            } else {
+                Vec::new()
+            };
+            let unassigned = serde_json::to_string(&unassigned).map_err(|e| corrupt(&key, e))?;
             let mut invocation = self.script.prepare_invoke();
             invocation
                 .key(&key)
@@ -145,7 +164,8 @@ impl IncidentStore {
                 .arg(now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
                 .arg(audit_json)
                 .arg(self.store.key(shard, "binding:"))
-                .arg(now.timestamp_millis());
+                .arg(now.timestamp_millis())
+                .arg(unassigned);
             let mut conn = self.store.conn();
             let reply: Vec<redis::Value> =
                 self.store.run(invocation.invoke_async(&mut conn)).await?;

@@ -63,7 +63,8 @@ pub struct Intake {
     sources: HashMap<Source, SourceIntake>,
     incidents: IncidentStore,
     directory: Arc<ResponderDirectory>,
-    /// Wakes the schedule worker when a resolve queued revocations.
+    /// Wakes the schedule worker when a resolve (or a responder's removal, with
+    /// `revoke_on_unassign`) may have queued revocations.
     on_resolve: Arc<Notify>,
 }
 
@@ -130,7 +131,7 @@ impl Intake {
                 .await?
             {
                 ApplyOutcome::Applied(outcome) => {
-                    if outcome.resolved_now() {
+                    if outcome.resolved_now() || !outcome.removed_responders.is_empty() {
                         self.on_resolve.notify_one();
                     }
                     applied.push(event.incident.clone())

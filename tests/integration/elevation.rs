@@ -291,6 +291,39 @@ async fn resolving_the_incident_revokes_its_bindings() {
 }
 
 #[tokio::test]
+async fn revocations_are_counted_with_their_lag() {
+    let e = Elev::start().await;
+    e.open_incident().await;
+    e.elevate_role(ALICE_TOKEN, "prod-db-read", json!("1h"))
+        .await;
+    e.resolve().await;
+    e.until_no_roles(std::time::Duration::from_secs(5)).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let text = e
+            .app
+            .http
+            .get(e.app.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if text.contains(r#"breakglass_revocations_total{reason="incident_resolved"} 1"#) {
+            assert!(
+                text.contains("breakglass_revocation_lag_seconds_count 1"),
+                "{text}"
+            );
+            assert!(text.contains("breakglass_revocation_queue_depth"), "{text}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{text}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
 async fn the_holder_or_an_admin_revokes_and_nobody_else() {
     let e = Elev::start().await;
     e.open_incident().await;
@@ -385,17 +418,7 @@ async fn an_approval_grants_nothing_once_the_requester_left_the_incident() {
         .await;
     assert_eq!(b["status"], "pending_approval");
     // The incident is reassigned to bob, after bob was added: alice is no longer a responder.
-    let reassigned = edit(
-        &fixture("pagerduty/incident.reassigned.json"),
-        "PIQUG8X",
-        "PFQZPSY",
-    );
-    let reassigned = edit(
-        &reassigned,
-        "2021-06-04T10:17:54.838Z",
-        "2026-04-02T00:00:00.000Z",
-    );
-    assert_eq!(e.app.pagerduty(&reassigned).await.0, StatusCode::ACCEPTED);
+    e.reassign_to_bob().await;
     let approve = format!("/v1/elevations/{}/approve", b["id"].as_str().unwrap());
     let (status, answer) = e.call(Method::POST, &approve, BOB_TOKEN).await;
     assert_eq!(

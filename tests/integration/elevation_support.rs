@@ -104,6 +104,22 @@ impl Elev {
         assert_eq!(self.app.pagerduty(&body).await.0, StatusCode::ACCEPTED);
     }
 
+    /// Reassign pagerduty:PFQZPSY to bob alone, dated after every event above (the
+    /// responder.added fixture is from 2026-04-01): alice, only an assignee, stops responding.
+    pub async fn reassign_to_bob(&self) {
+        let body = edit(
+            &fixture("pagerduty/incident.reassigned.json"),
+            "PIQUG8X",
+            "PFQZPSY",
+        );
+        let body = edit(
+            &body,
+            "2021-06-04T10:17:54.838Z",
+            "2026-04-02T00:00:00.000Z",
+        );
+        assert_eq!(self.app.pagerduty(&body).await.0, StatusCode::ACCEPTED);
+    }
+
     /// Resolve pagerduty:PFQZPSY (after the trigger).
     pub async fn resolve(&self) {
         assert_eq!(

@@ -9,6 +9,7 @@ impl Directory for Dir {
         match user.id.as_str() {
             "PALICE" => Some("alice@example.com".into()),
             "PBOB" => Some("bob@example.com".into()),
+            "PCAROL" => Some("Carol@Example.com".into()),
             _ => None,
         }
     }
@@ -243,4 +244,67 @@ fn an_event_dated_on_receipt_neither_ages_later_events_nor_is_stale() {
     );
     assert!(!again.stale);
     assert_eq!(again.incident.status, Status::Resolved);
+}
+
+#[test]
+fn the_unassigned_are_the_known_people_removed_by_email_in_lowercase() {
+    let mut e = event(
+        0,
+        "incident.triggered",
+        Transition::Opens,
+        Some(Status::Open),
+    );
+    e.people.push(assignees(&["PALICE", "PCAROL", "PSTRANGER"]));
+    let inc = step(None, &e).incident;
+    let mut e = event(1, "incident.reassigned", Transition::Updates, None);
+    e.people.push(assignees(&["PBOB"]));
+    let out = step(Some(&inc), &e);
+    assert_eq!(out.removed_responders.len(), 3);
+    // The stranger's tool id is no email: nobody's bindings end for it.
+    assert_eq!(
+        out.unassigned_emails(Some(&inc)),
+        vec![
+            "alice@example.com".to_string(),
+            "carol@example.com".to_string()
+        ]
+    );
+}
+
+#[test]
+fn nobody_is_unassigned_by_a_new_incident_a_stale_event_or_a_kept_reason() {
+    let mut e = event(
+        0,
+        "incident.triggered",
+        Transition::Opens,
+        Some(Status::Open),
+    );
+    e.people.push(assignees(&["PALICE"]));
+    let created = step(None, &e);
+    assert!(created.unassigned_emails(None).is_empty());
+    let inc = created.incident;
+
+    let mut newer = event(5, "incident.acknowledged", Transition::Updates, None);
+    newer.people.push((
+        Reason::Responder,
+        PeopleChange::Add(vec![ToolUser::by_id("PBOB")]),
+    ));
+    let inc = step(Some(&inc), &newer).incident;
+    let mut stale = event(2, "incident.reassigned", Transition::Updates, None);
+    stale.people.push(assignees(&["PBOB"]));
+    let out = step(Some(&inc), &stale);
+    assert!(out.stale);
+    assert!(out.unassigned_emails(Some(&inc)).is_empty());
+
+    // Alice also responds for another reason: reassigning away from her keeps her on.
+    let mut added = event(6, "added", Transition::Updates, None);
+    added.people.push((
+        Reason::Responder,
+        PeopleChange::Add(vec![ToolUser::by_id("PALICE")]),
+    ));
+    let inc = step(Some(&inc), &added).incident;
+    let mut reassigned = event(7, "incident.reassigned", Transition::Updates, None);
+    reassigned.people.push(assignees(&["PBOB"]));
+    assert!(step(Some(&inc), &reassigned)
+        .unassigned_emails(Some(&inc))
+        .is_empty());
 }
