@@ -54,8 +54,12 @@ pub async fn run(
         if *stop.borrow() {
             return;
         }
-        if let Err(e) = tick(&elevation, settings, &metrics).await {
-            tracing::warn!(error = %e, "schedule tick failed; retrying");
+        match tick(&elevation, settings, &metrics).await {
+            // A busy schedule is worked again at once: a resolve with many bindings does not
+            // wait a tick between batches.
+            Ok(claimed) if claimed > 0 => continue,
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "schedule tick failed; retrying"),
         }
         tokio::select! {
             _ = kick.notified() => {}
@@ -69,9 +73,10 @@ async fn tick(
     elevation: &Arc<Elevation>,
     settings: Settings,
     metrics: &Arc<Metrics>,
-) -> Result<(), ElevationError> {
+) -> Result<usize, ElevationError> {
     let mut work = JoinSet::new();
     let mut backlog = 0;
+    let mut claimed = 0;
     for shard in 0..super::store::BindingStore::SHARDS {
         let now = Utc::now();
         backlog += elevation.bindings.due_count(shard, now).await?;
@@ -86,6 +91,7 @@ async fn tick(
             }
             let lease_end = policy::expires(now, settings.lease);
             if let Some(due) = elevation.bindings.claim(&id, now, lease_end).await? {
+                claimed += 1;
                 let (elevation, metrics) = (elevation.clone(), metrics.clone());
                 work.spawn(async move {
                     if let Err(e) = process(&elevation, &id, due, &metrics).await {
@@ -97,7 +103,7 @@ async fn tick(
     }
     metrics.revocation_queue_depth.set(backlog as i64);
     while work.join_next().await.is_some() {}
-    Ok(())
+    Ok(claimed)
 }
 
 /// Do whatever a due binding needs. `due` is when it came due: for a revocation, its trigger
