@@ -17,6 +17,7 @@ mod grants_iam;
 mod grants_revoke;
 mod process;
 mod reconciler;
+mod revocation_durability;
 mod revoke_on_unassign;
 mod webhooks_common;
 mod webhooks_grafana_incident;
