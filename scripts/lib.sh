@@ -35,6 +35,19 @@ ensure_moto() {
     python3 -m pip install --quiet --user --break-system-packages 'moto[server]'
 }
 
+# ministack is the local IAM/STS that enforces policy (AUTH=true) for the live-session tests.
+# Install it from PyPI when it is missing.
+ensure_ministack() {
+  if ! command -v python3 >/dev/null 2>&1; then
+    echo "python3 not found: install Python 3, then: python3 -m pip install ministack" >&2
+    return 1
+  fi
+  python3 -c 'import ministack.app' >/dev/null 2>&1 && return 0
+  echo "ministack not found; installing it from PyPI..." >&2
+  python3 -m pip install --quiet ministack ||
+    python3 -m pip install --quiet --user --break-system-packages ministack
+}
+
 # Wait until an HTTP server answers at $1 (any status), for up to 30 s.
 wait_http() {
   python3 - "$1" <<'PY'

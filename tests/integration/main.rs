@@ -3,6 +3,7 @@
 
 #[allow(dead_code)] // each test module uses its own part of the harness
 mod harness;
+mod ministack;
 mod moto;
 
 mod api_incidents;
@@ -15,6 +16,8 @@ mod elevation_support;
 mod fuzz_webhooks;
 mod grants_iam;
 mod grants_revoke;
+mod iam_faults;
+mod live_sessions;
 mod process;
 mod reconciler;
 mod revocation_durability;
