@@ -14,6 +14,7 @@ mod elevation;
 mod elevation_race;
 mod elevation_support;
 mod fuzz_webhooks;
+mod graceful_shutdown;
 mod grants_iam;
 mod grants_revoke;
 mod iam_faults;
