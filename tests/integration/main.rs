@@ -23,6 +23,7 @@ mod process;
 mod reconciler;
 mod revocation_durability;
 mod revoke_on_unassign;
+mod token_sources;
 mod webhooks_common;
 mod webhooks_grafana_incident;
 mod webhooks_grafana_oncall;
