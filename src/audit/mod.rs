@@ -8,6 +8,8 @@
 //!
 //! Chaining entries into a tamper-evident sequence and the review exports build on this stream.
 
+pub mod export;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 

@@ -2,6 +2,7 @@
 //! for webhooks, the responder API and operations. Handlers are thin: they authenticate, call a
 //! service, and map its result to CONTRACT.md's answers.
 
+mod audit;
 mod elevations;
 mod error;
 mod incidents;
@@ -68,6 +69,7 @@ pub fn router(state: AppState) -> Router {
             get(elevations::get).delete(elevations::revoke),
         )
         .route("/v1/elevations/{id}/approve", post(elevations::approve))
+        .route("/v1/audit", get(audit::export))
         .route("/v1/incidents", get(incidents::list))
         .route("/v1/incidents/{id}", get(incidents::get))
         .route("/healthz", get(ops::healthz))

@@ -6,6 +6,7 @@ mod harness;
 mod ministack;
 mod moto;
 
+mod api_audit;
 mod api_incidents;
 mod api_oidc;
 mod cli;
