@@ -173,20 +173,9 @@ impl Elev {
         (status, res.json().await.unwrap_or(Value::Null))
     }
 
-    /// Role names under /breakglass/ in IAM right now.
+    /// Role names under /breakglass/ in IAM right now, over every page.
     pub async fn roles_in_iam(&self) -> Vec<String> {
-        let out = self
-            .moto
-            .client()
-            .list_roles()
-            .path_prefix("/breakglass/")
-            .send()
-            .await
-            .expect("ListRoles");
-        out.roles()
-            .iter()
-            .map(|r| r.role_name().to_string())
-            .collect()
+        self.moto.roles_under("/breakglass/").await
     }
 
     /// Wait until IAM holds no role under the path; returns how long it took.

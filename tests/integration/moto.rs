@@ -1,6 +1,7 @@
 //! A real IAM endpoint for the tests: moto's server (PyPI `moto[server]`) on a free port, one
 //! process per test so that no two tests share IAM state. Killed on drop.
 
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -83,6 +84,64 @@ impl Moto {
             .credentials_provider(Credentials::new("test", "test", None, None, "test"))
             .build();
         aws_sdk_iam::Client::from_conf(config)
+    }
+
+    /// Every role name under `path`, over every page of ListRoles.
+    pub async fn roles_under(&self, path: &str) -> Vec<String> {
+        let roles: Vec<_> = self
+            .client()
+            .list_roles()
+            .path_prefix(path)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .expect("ListRoles");
+        roles.iter().map(|r| r.role_name().to_string()).collect()
+    }
+
+    /// A role's tags, or `None` once the role is gone.
+    pub async fn role_tags(&self, name: &str) -> Option<HashMap<String, String>> {
+        match self.client().list_role_tags().role_name(name).send().await {
+            Ok(out) => Some(
+                out.tags()
+                    .iter()
+                    .map(|t| (t.key().to_string(), t.value().to_string()))
+                    .collect(),
+            ),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_no_such_entity_exception()) =>
+            {
+                None
+            }
+            Err(e) => panic!("ListRoleTags {name}: {e:?}"),
+        }
+    }
+
+    /// The IAM half of the invariant every revocation test ends with: each role left under
+    /// `/breakglass/` has a readable expiry still ahead and names its incident. Returns
+    /// (role, incident) so that the caller checks the incident is known and not resolved.
+    pub async fn roles_left_by_incident(&self) -> Vec<(String, String)> {
+        let now = chrono::Utc::now();
+        let mut left = Vec::new();
+        for role in self.roles_under("/breakglass/").await {
+            // A role deleted between the list and this read is not left.
+            let Some(tags) = self.role_tags(&role).await else {
+                continue;
+            };
+            let expires = tags
+                .get("breakglass:expires-at")
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .unwrap_or_else(|| panic!("{role} is left with no readable expiry: {tags:?}"));
+            assert!(expires > now, "{role} is past its expiry: {tags:?}");
+            let incident = tags
+                .get("breakglass:incident")
+                .unwrap_or_else(|| panic!("{role} is left with no incident: {tags:?}"));
+            left.push((role, incident.clone()));
+        }
+        left
     }
 
     fn answers_http(&self) -> bool {

@@ -157,32 +157,11 @@ impl Replicas {
     }
 }
 
-/// Every role name under [`ROLE_PATH`], over every page of ListRoles.
-async fn all_roles(moto: &Moto) -> Vec<String> {
-    let iam = moto.client();
-    let mut names = Vec::new();
-    let mut marker: Option<String> = None;
-    loop {
-        let page = iam
-            .list_roles()
-            .path_prefix(ROLE_PATH)
-            .set_marker(marker.take())
-            .send()
-            .await
-            .expect("ListRoles");
-        names.extend(page.roles().iter().map(|r| r.role_name().to_string()));
-        match page.marker() {
-            Some(next) if page.is_truncated() => marker = Some(next.to_string()),
-            _ => return names,
-        }
-    }
-}
-
 /// Wait until IAM holds no role under [`ROLE_PATH`]; returns how long it took.
 async fn until_no_roles(moto: &Moto, within: Duration) -> Duration {
     let started = Instant::now();
     loop {
-        let roles = all_roles(moto).await;
+        let roles = moto.roles_under(ROLE_PATH).await;
         if roles.is_empty() {
             return started.elapsed();
         }
@@ -201,7 +180,7 @@ async fn until_no_roles(moto: &Moto, within: Duration) -> Duration {
 async fn until_revoking(moto: &Moto, total: usize) -> usize {
     let started = Instant::now();
     loop {
-        let left = all_roles(moto).await.len();
+        let left = moto.roles_under(ROLE_PATH).await.len();
         if left < total {
             return left;
         }
@@ -216,26 +195,7 @@ async fn until_revoking(moto: &Moto, total: usize) -> usize {
 /// The invariant: every role left under the path has a readable expiry that is still ahead, and
 /// belongs to an incident breakglass knows and that is not resolved.
 async fn assert_no_role_outlives_its_incident_or_expiry(moto: &Moto, replicas: &Replicas) {
-    let iam = moto.client();
-    for role in all_roles(moto).await {
-        let tags = iam
-            .list_role_tags()
-            .role_name(&role)
-            .send()
-            .await
-            .unwrap_or_else(|err| panic!("ListRoleTags {role}: {err:?}"));
-        let tag = |key: &str| {
-            tags.tags()
-                .iter()
-                .find(|t| t.key() == key)
-                .map(|t| t.value().to_string())
-        };
-        let expires = tag("breakglass:expires-at")
-            .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
-            .unwrap_or_else(|| panic!("{role} is left with no readable expiry"));
-        assert!(expires > chrono::Utc::now(), "{role} is past its expiry");
-        let incident =
-            tag("breakglass:incident").unwrap_or_else(|| panic!("{role} is left with no incident"));
+    for (role, incident) in moto.roles_left_by_incident().await {
         let (status, body) = replicas
             .incident(0, &incident)
             .await
@@ -395,7 +355,7 @@ async fn a_resolve_with_200_bindings_spread_over_3_replicas_revokes_every_role()
     );
 
     r.elevate_all(BINDINGS).await;
-    assert_eq!(all_roles(&moto).await.len(), BINDINGS);
+    assert_eq!(moto.roles_under(ROLE_PATH).await.len(), BINDINGS);
 
     let resolved = Instant::now();
     assert_eq!(
@@ -432,7 +392,7 @@ async fn a_replica_killed_with_sigkill_mid_revocation_loses_nothing() {
         StatusCode::ACCEPTED
     );
     cluster.replicas.elevate_all(BINDINGS).await;
-    assert_eq!(all_roles(&moto).await.len(), BINDINGS);
+    assert_eq!(moto.roles_under(ROLE_PATH).await.len(), BINDINGS);
 
     assert_eq!(
         cluster
@@ -446,7 +406,7 @@ async fn a_replica_killed_with_sigkill_mid_revocation_loses_nothing() {
     until_revoking(&moto, BINDINGS).await;
     cluster.kill(0);
     let killed = Instant::now();
-    let left = all_roles(&moto).await.len();
+    let left = moto.roles_under(ROLE_PATH).await.len();
     eprintln!("replica 0 killed with {left} of {BINDINGS} roles still in IAM");
     assert!(
         left > 0,
@@ -479,7 +439,7 @@ async fn redis_restarted_mid_revocation_loses_nothing() {
         StatusCode::ACCEPTED
     );
     r.elevate_all(BINDINGS).await;
-    assert_eq!(all_roles(&moto).await.len(), BINDINGS);
+    assert_eq!(moto.roles_under(ROLE_PATH).await.len(), BINDINGS);
 
     assert_eq!(
         r.pagerduty(1, &resolve_body("PFQZPSY")).await,
@@ -487,7 +447,7 @@ async fn redis_restarted_mid_revocation_loses_nothing() {
     );
     until_revoking(&moto, BINDINGS).await;
     redis.restart();
-    let left = all_roles(&moto).await.len();
+    let left = moto.roles_under(ROLE_PATH).await.len();
     let restarted = Instant::now();
     eprintln!("redis restarted with {left} of {BINDINGS} roles still in IAM");
     assert!(
