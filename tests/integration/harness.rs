@@ -36,6 +36,83 @@ pub fn free_port() -> u16 {
         .expect("a free port on 127.0.0.1")
 }
 
+/// A local emulator process (moto, ministack) on a free port: started, waited for until it
+/// answers HTTP at `health`, killed on drop. Its output goes to a log that failures show.
+pub struct Emulator {
+    child: Child,
+    pub port: u16,
+    log: tempfile::NamedTempFile,
+}
+
+impl Emulator {
+    /// Start `command` (its stdio is set here) listening on `port`. `name` and `install` make
+    /// the failure messages say what did not start and how to install it.
+    pub fn start(
+        mut command: Command,
+        port: u16,
+        health: &str,
+        name: &str,
+        install: &str,
+    ) -> Emulator {
+        let log = tempfile::NamedTempFile::new().expect("a temp file for the emulator's log");
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(log.reopen().expect("emulator log file"))
+            .stderr(log.reopen().expect("emulator log file"))
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name} ({e}). {install}"));
+        let mut emulator = Emulator { child, port, log };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = emulator.child.try_wait() {
+                panic!(
+                    "{name} exited at start ({status}): {}\n{install}",
+                    emulator.log_tail()
+                );
+            }
+            if emulator.answers_http(health) {
+                return emulator;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "{name} on port {port} did not answer HTTP within 30s: {}\n{install}",
+            emulator.log_tail()
+        );
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn answers_http(&self, path: &str) -> bool {
+        use std::io::{Read, Write};
+        let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+        let request =
+            format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+        let mut head = [0u8; 12];
+        stream.write_all(request.as_bytes()).is_ok()
+            && stream.read_exact(&mut head).is_ok()
+            && head.starts_with(b"HTTP/1.")
+    }
+
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(self.log.path()).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(15)..].join("\n")
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// A real redis-server on a free port, with its own data directory. Killed on drop.
 pub struct Redis {
     child: Option<Child>,

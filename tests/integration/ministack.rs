@@ -9,14 +9,11 @@
 //! `Grants::from_config`), or the environment's `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` when
 //! set, since the service then uses those.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use aws_sdk_iam::config::{BehaviorVersion, Credentials, Region};
 
-use crate::harness::free_port;
+use crate::harness::{free_port, Emulator};
 
 const INSTALL: &str = "The live-session tests need ministack: install it with \
                        `python3 -m pip install ministack`, or run ./scripts/test, which does";
@@ -24,9 +21,7 @@ const INSTALL: &str = "The live-session tests need ministack: install it with \
 pub const ACCOUNT: &str = "123456789012";
 
 pub struct Ministack {
-    child: Child,
-    pub port: u16,
-    log: tempfile::NamedTempFile,
+    server: Emulator,
 }
 
 fn root_keys() -> (String, String) {
@@ -43,8 +38,8 @@ impl Ministack {
     pub fn start() -> Ministack {
         let port = free_port();
         let (key, secret) = root_keys();
-        let log = tempfile::NamedTempFile::new().expect("a temp file for ministack's log");
-        let child = Command::new("python3")
+        let mut command = Command::new("python3");
+        command
             .args(["-m", "ministack"])
             .env("AUTH", "true")
             .env("GATEWAY_PORT", port.to_string())
@@ -54,34 +49,20 @@ impl Ministack {
             .env("AWS_SECRET_ACCESS_KEY", secret)
             // Listeners on fixed ports (8883, SFTP) would collide between parallel tests.
             .env("IOT_MTLS_ENABLED", "0")
-            .env("SFTP_ENABLED", "0")
-            .stdin(Stdio::null())
-            .stdout(log.reopen().expect("ministack log file"))
-            .stderr(log.reopen().expect("ministack log file"))
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start python3 -m ministack ({e}). {INSTALL}"));
-        let mut ms = Ministack { child, port, log };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = ms.child.try_wait() {
-                panic!(
-                    "ministack exited at start ({status}): {}\n{INSTALL}",
-                    ms.log_tail()
-                );
-            }
-            if ms.answers_http() {
-                return ms;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+            .env("SFTP_ENABLED", "0");
+        Ministack {
+            server: Emulator::start(
+                command,
+                port,
+                "/_ministack/health",
+                "python3 -m ministack",
+                INSTALL,
+            ),
         }
-        panic!(
-            "ministack on port {port} did not answer HTTP within 30s: {}\n{INSTALL}",
-            ms.log_tail()
-        );
     }
 
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.server.url()
     }
 
     /// An IAM client with the given credentials.
@@ -115,31 +96,5 @@ impl Ministack {
     /// IAM as the account's root, to set the scene and read back what the service did.
     pub fn root(&self) -> aws_sdk_iam::Client {
         self.iam_as(self.root_credentials())
-    }
-
-    fn answers_http(&self) -> bool {
-        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
-            return false;
-        };
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-        let request =
-            "GET /_ministack/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-        let mut head = [0u8; 12];
-        stream.write_all(request.as_bytes()).is_ok()
-            && stream.read_exact(&mut head).is_ok()
-            && head.starts_with(b"HTTP/1.")
-    }
-
-    fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(self.log.path()).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(15)..].join("\n")
-    }
-}
-
-impl Drop for Ministack {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }

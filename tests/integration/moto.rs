@@ -2,64 +2,44 @@
 //! process per test so that no two tests share IAM state. Killed on drop.
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use aws_sdk_iam::config::{BehaviorVersion, Credentials, Region};
 
-use crate::harness::free_port;
+use crate::harness::{free_port, Emulator};
 
 const INSTALL: &str = "The IAM tests need moto's server: install it with \
                        `python3 -m pip install 'moto[server]'`, or run ./scripts/test, which does";
 
 pub struct Moto {
-    child: Child,
-    pub port: u16,
-    log: tempfile::NamedTempFile,
+    server: Emulator,
 }
 
 impl Moto {
     pub fn start() -> Moto {
         let port = free_port();
-        let log = tempfile::NamedTempFile::new().expect("a temp file for moto's log");
-        let child = Command::new("python3")
-            .args([
-                "-m",
-                "moto.server",
-                "-H",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log.reopen().expect("moto log file"))
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start python3 -m moto.server ({e}). {INSTALL}"));
-        let mut moto = Moto { child, port, log };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = moto.child.try_wait() {
-                panic!(
-                    "moto's server exited at start ({status}): {}\n{INSTALL}",
-                    moto.log_tail()
-                );
-            }
-            if moto.answers_http() {
-                return moto;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        let mut command = Command::new("python3");
+        command.args([
+            "-m",
+            "moto.server",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ]);
+        Moto {
+            server: Emulator::start(
+                command,
+                port,
+                "/moto-api/",
+                "python3 -m moto.server",
+                INSTALL,
+            ),
         }
-        panic!(
-            "moto's server on port {port} did not answer HTTP within 30s: {}\n{INSTALL}",
-            moto.log_tail()
-        );
     }
 
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.server.url()
     }
 
     /// The `[aws]` section of a service that uses this moto, roles under `/breakglass/`.
@@ -142,31 +122,6 @@ impl Moto {
             left.push((role, incident.clone()));
         }
         left
-    }
-
-    fn answers_http(&self) -> bool {
-        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
-            return false;
-        };
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-        let request = "GET /moto-api/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-        let mut head = [0u8; 12];
-        stream.write_all(request.as_bytes()).is_ok()
-            && stream.read_exact(&mut head).is_ok()
-            && head.starts_with(b"HTTP/1.")
-    }
-
-    fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(self.log.path()).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(15)..].join("\n")
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
