@@ -8,6 +8,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
+use crate::audit::sealer::Sealer;
 use crate::auth::ApiAuth;
 use crate::config::Config;
 use crate::directory::ResponderDirectory;
@@ -29,6 +30,7 @@ pub struct App {
     server: JoinHandle<std::io::Result<()>>,
     scheduler: JoinHandle<()>,
     reconciler: JoinHandle<()>,
+    sealer: JoinHandle<()>,
 }
 
 /// Stops a running [`App`] gracefully (in-flight requests finish).
@@ -116,6 +118,16 @@ impl App {
             state.metrics.clone(),
         );
         let reconciler = tokio::spawn(reconciler.run(stop.subscribe()));
+        if state.config.audit.key.is_none() {
+            tracing::warn!("no [audit] key is set: the audit chain is computed but not sealed, so someone with write access to Redis could rewrite history and recompute it unnoticed");
+        }
+        let sealer = Sealer::new(
+            state.store.clone(),
+            state.config.audit.key.clone(),
+            state.config.audit.seal_interval.into(),
+            state.metrics.clone(),
+        );
+        let sealer = tokio::spawn(sealer.run(stop.subscribe()));
         let service = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
         let server = tokio::spawn(async move {
             axum::serve(listener, service)
@@ -130,6 +142,7 @@ impl App {
             server,
             scheduler,
             reconciler,
+            sealer,
         })
     }
 
@@ -147,6 +160,7 @@ impl App {
         let _ = self.stop.send(true);
         self.scheduler.await?;
         self.reconciler.await?;
+        self.sealer.await?;
         Ok(())
     }
 }

@@ -15,6 +15,7 @@ pub mod grants;
 pub mod http;
 pub mod incidents;
 pub mod metrics;
+pub mod review;
 pub mod revocation;
 pub mod secret;
 pub mod store;

@@ -54,6 +54,11 @@ pub struct Metrics {
     /// `breakglass_reconciler_errors_total`: roles, shards or whole passes the reconciler could
     /// not check (IAM or Redis failing); they are tried again next pass.
     pub reconciler_errors: Counter,
+    /// `breakglass_audit_sealed_total`: audit entries this replica chained and sealed.
+    pub audit_sealed: Counter,
+    /// `breakglass_audit_seal_errors_total`: sealing passes that failed (Redis, or a replica
+    /// whose `[audit] key` differs from the one the newest seal was made with).
+    pub audit_seal_errors: Counter,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -125,6 +130,18 @@ impl Metrics {
             "Roles, shards or passes the reconciler could not check because IAM or Redis failed",
             reconciler_errors.clone(),
         );
+        let audit_sealed = Counter::default();
+        registry.register(
+            "audit_sealed",
+            "Audit entries this replica chained and sealed",
+            audit_sealed.clone(),
+        );
+        let audit_seal_errors = Counter::default();
+        registry.register(
+            "audit_seal_errors",
+            "Audit sealing passes that failed (Redis unavailable, or a different [audit] key)",
+            audit_seal_errors.clone(),
+        );
         let revocation_lag = Histogram::new(exponential_buckets(0.01, 2.0, 14));
         registry.register(
             "revocation_lag_seconds",
@@ -151,6 +168,8 @@ impl Metrics {
         );
         Self {
             registry,
+            audit_sealed,
+            audit_seal_errors,
             revocation_lag,
             revocation_queue_depth,
             revocation_retries,

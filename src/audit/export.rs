@@ -50,12 +50,21 @@ impl std::fmt::Display for StreamId {
 pub struct Entry {
     pub id: String,
     pub shard: u16,
+    /// The shard's sequence number: one more than the shard's previous event.
+    pub seq: Option<u64>,
     #[serde(rename = "type")]
     pub kind: String,
-    pub incident: String,
     pub at: String,
+    pub actor: String,
+    pub source: String,
+    pub incident: String,
+    pub binding: String,
     /// The `data` field parsed as JSON (a string if it is not JSON).
     pub data: serde_json::Value,
+    /// The chain digest of the shard's previous event (hex), when it is sealed.
+    pub prev_hash: Option<String>,
+    /// This event's chain digest (hex), once the sealer has sealed it.
+    pub hash: Option<String>,
     #[serde(skip)]
     pub sid: StreamId,
 }
@@ -127,10 +136,16 @@ pub fn entry(shard: u16, id: &str, field: impl Fn(&str) -> Option<String>) -> Op
     Some(Entry {
         id: id.to_string(),
         shard,
+        seq: field("seq").and_then(|s| s.parse().ok()),
         kind: field("type").unwrap_or_default(),
-        incident: field("incident").unwrap_or_default(),
         at: field("at").unwrap_or_default(),
+        actor: field("actor").unwrap_or_default(),
+        source: field("source").unwrap_or_default(),
+        incident: field("incident").unwrap_or_default(),
+        binding: field("binding").unwrap_or_default(),
         data,
+        prev_hash: None,
+        hash: None,
         sid,
     })
 }
@@ -141,6 +156,9 @@ pub struct Export {
     merge: Merge,
     /// Per shard, where its next page starts.
     cursors: Vec<Option<StreamId>>,
+    /// Per shard, the digest of the entry before the next page (once known).
+    prev: Vec<Option<String>>,
+    started: Vec<bool>,
     end: StreamId,
 }
 
@@ -150,6 +168,8 @@ impl Export {
             store,
             merge: Merge::new(SHARDS, PAGE),
             cursors: vec![Some(start); usize::from(SHARDS)],
+            prev: vec![None; usize::from(SHARDS)],
+            started: vec![false; usize::from(SHARDS)],
             end,
         }
     }
@@ -182,6 +202,17 @@ impl Export {
                     .query_async(&mut conn),
             )
             .await?;
+        let seals = match (reply.ids.first(), reply.ids.last()) {
+            (Some(first), Some(last)) => {
+                let first_page = !self.started[s];
+                self.started[s] = true;
+                seals(&self.store, shard, &first.id, &last.id, first_page).await?
+            }
+            _ => Seals::default(),
+        };
+        if seals.before.is_some() {
+            self.prev[s] = seals.before.clone();
+        }
         let mut page = Vec::with_capacity(reply.ids.len());
         let mut last = None;
         for item in &reply.ids {
@@ -191,12 +222,73 @@ impl Export {
                     reason: format!("stream entry id `{}` is not `<ms>-<seq>`", item.id),
                 }
             })?;
+            let mut e = e;
+            e.hash = seals.by_id.get(&item.id).cloned();
+            e.prev_hash = if e.seq == Some(1) {
+                Some(hex::encode(super::chain::GENESIS))
+            } else {
+                self.prev[s].take()
+            };
+            self.prev[s] = e.hash.clone();
             last = Some(e.sid);
             page.push(e);
         }
         self.cursors[s] = last.and_then(StreamId::next);
         Ok(page)
     }
+}
+
+/// The seals of a page, and the digest just before it.
+#[derive(Default)]
+struct Seals {
+    by_id: std::collections::HashMap<String, String>,
+    before: Option<String>,
+}
+
+async fn seals(
+    store: &Store,
+    shard: u16,
+    first: &str,
+    last: &str,
+    with_before: bool,
+) -> Result<Seals, StoreError> {
+    let key = super::seal_key(store, shard);
+    let mut conn = store.conn();
+    let reply: redis::streams::StreamRangeReply = store
+        .run(
+            redis::cmd("XRANGE")
+                .arg(&key)
+                .arg(first)
+                .arg(last)
+                .query_async(&mut conn),
+        )
+        .await?;
+    let mut out = Seals::default();
+    for item in &reply.ids {
+        if let Some(h) = item.get::<String>("h") {
+            out.by_id.insert(item.id.clone(), h);
+        }
+    }
+    if with_before {
+        let before: redis::streams::StreamRangeReply = store
+            .run(
+                redis::cmd("XREVRANGE")
+                    .arg(&key)
+                    .arg(format!("({first}"))
+                    .arg("-")
+                    .arg("COUNT")
+                    .arg(1)
+                    .query_async(&mut conn),
+            )
+            .await?;
+        out.before = before.ids.first().and_then(|i| i.get::<String>("h"));
+        if out.before.is_none() {
+            out.before = super::archive::anchor(store, shard)
+                .await?
+                .map(|a| hex::encode(a.digest));
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -1,19 +1,157 @@
 //! The audit trail: typed events appended to a per-shard Redis stream in the same atomic step
-//! as the change they record.
+//! as the change they record, then chained and sealed (see [`chain`] and [`sealer`]).
 //!
-//! Keys (owned here):
-//! - `<prefix>:{<shard>}:audit`: STREAM, no TTL, never trimmed. One entry per event, fields
-//!   `type`, `incident`, `at` and `data` (the event as JSON). Written by the incident store's
-//!   apply script (and, later, elevation and revocation).
-//!
-//! Chaining entries into a tamper-evident sequence and the review exports build on this stream.
+//! Keys (owned here; `<s>` is the shard of the incident the event is about):
+//! - `<prefix>:{<s>}:audit`: STREAM, no TTL, never trimmed by the service. One entry per event,
+//!   fields `seq`, `type`, `at`, `actor`, `source`, `incident`, `binding`, `data` (JSON).
+//!   Written only by [`APPEND`], the Lua function every state-changing script starts with.
+//! - `<prefix>:{<s>}:audit:seq`: STRING, the shard's last sequence number (INCR in the same
+//!   step as the XADD, so it always equals the newest entry's `seq`).
+//! - `<prefix>:{<s>}:incident:<id>:events`: LIST of the incident's entry ids, for the review.
+//! - `<prefix>:{<s>}:audit:seal`: STREAM, one entry per audit entry and with the same id:
+//!   fields `h` (the chain digest, hex) and `m` (its HMAC, hex; absent when no key is set).
+//!   Written only by the sealer.
+//! - `<prefix>:{<s>}:audit:anchor`: HASH `seq`, `id`, `h`: where the chain of a shard starts
+//!   after older entries were archived and trimmed (`breakglass audit archive`).
 
+pub mod archive;
+pub mod chain;
 pub mod export;
+pub mod sealer;
+pub mod verify;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::incidents::{IncidentId, Status};
+use crate::store::{Store, StoreError};
+
+/// The Lua function library every state-changing script is prefixed with.
+pub const APPEND: &str = include_str!("append.lua");
+
+/// A script that uses the audit append: [`APPEND`] followed by `body`.
+pub fn script(body: &str) -> redis::Script {
+    redis::Script::new(&format!("{APPEND}\n{body}"))
+}
+
+/// Who or what caused an event, and through which door.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// A person's email, an incident tool (`pagerduty`), or a part of breakglass
+    /// (`breakglass:scheduler`, `breakglass:reconciler`).
+    pub actor: String,
+    /// `webhook:<source>`, `api`, `scheduler`, `reconciler`.
+    pub source: String,
+}
+
+impl Origin {
+    pub fn person(email: &str) -> Self {
+        Self {
+            actor: email.to_owned(),
+            source: "api".into(),
+        }
+    }
+
+    pub fn webhook(source: &str) -> Self {
+        Self {
+            actor: source.to_owned(),
+            source: format!("webhook:{source}"),
+        }
+    }
+
+    pub fn scheduler() -> Self {
+        Self {
+            actor: "breakglass:scheduler".into(),
+            source: "scheduler".into(),
+        }
+    }
+
+    pub fn reconciler() -> Self {
+        Self {
+            actor: "breakglass:reconciler".into(),
+            source: "reconciler".into(),
+        }
+    }
+}
+
+/// One typed event, as the scripts receive it: `[type, at, actor, source, incident, binding,
+/// data]` in a JSON array (see `append.lua`).
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub kind: &'static str,
+    pub origin: Origin,
+    pub incident: String,
+    /// Empty when the event is about no binding.
+    pub binding: String,
+    pub data: serde_json::Value,
+}
+
+impl Event {
+    pub fn new(
+        kind: &'static str,
+        origin: &Origin,
+        incident: &IncidentId,
+        binding: Option<&str>,
+        data: serde_json::Value,
+    ) -> Self {
+        Self {
+            kind,
+            origin: origin.clone(),
+            incident: incident.to_string(),
+            binding: binding.unwrap_or_default().to_owned(),
+            data,
+        }
+    }
+
+    /// An event whose incident may be unknown (a role found in IAM with no binding).
+    pub fn loose(
+        kind: &'static str,
+        origin: &Origin,
+        incident: Option<String>,
+        binding: Option<&str>,
+        data: serde_json::Value,
+    ) -> Self {
+        Self {
+            kind,
+            origin: origin.clone(),
+            incident: incident.unwrap_or_default(),
+            binding: binding.unwrap_or_default().to_owned(),
+            data,
+        }
+    }
+
+    /// The shard whose stream takes the event: its incident's, else its binding's.
+    pub fn shard(&self) -> u16 {
+        if self.incident.is_empty() {
+            if let Ok(id) = self.binding.parse::<crate::elevation::model::BindingId>() {
+                return id.shard();
+            }
+        }
+        Store::shard_of(&self.incident)
+    }
+
+    fn envelope(&self, at: DateTime<Utc>) -> serde_json::Value {
+        serde_json::json!([
+            self.kind,
+            rfc3339(at),
+            self.origin.actor,
+            self.origin.source,
+            self.incident,
+            self.binding,
+            self.data.to_string(),
+        ])
+    }
+}
+
+/// The events of one atomic step, as the JSON array the scripts take.
+pub fn encode(events: &[Event], at: DateTime<Utc>) -> String {
+    serde_json::Value::Array(events.iter().map(|e| e.envelope(at)).collect()).to_string()
+}
+
+/// Event times: RFC 3339, UTC, milliseconds.
+pub fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
 
 /// A webhook event that changed (or was checked against) an incident's state.
 #[derive(Debug, Clone, Serialize)]
@@ -40,6 +178,58 @@ impl WebhookApplied<'_> {
 }
 
 /// The stream key of a shard.
-pub fn stream_key(store: &crate::store::Store, shard: u16) -> String {
+pub fn stream_key(store: &Store, shard: u16) -> String {
     store.key(shard, "audit")
+}
+
+/// The seal stream key of a shard.
+pub fn seal_key(store: &Store, shard: u16) -> String {
+    store.key(shard, "audit:seal")
+}
+
+/// The sequence counter key of a shard.
+pub fn seq_key(store: &Store, shard: u16) -> String {
+    store.key(shard, "audit:seq")
+}
+
+/// The archival anchor key of a shard.
+pub fn anchor_key(store: &Store, shard: u16) -> String {
+    store.key(shard, "audit:anchor")
+}
+
+/// The list of an incident's entry ids.
+pub fn incident_index_key(store: &Store, incident: &IncidentId) -> String {
+    let id = incident.to_string();
+    store.key(Store::shard_of(&id), &format!("incident:{id}:events"))
+}
+
+/// Appends events that record no other change: denials, refusals, reconciler findings. If the
+/// append fails the caller fails too: nothing happens without its evidence.
+#[derive(Clone)]
+pub struct AuditLog {
+    store: Store,
+    script: redis::Script,
+}
+
+impl AuditLog {
+    pub fn new(store: Store) -> Self {
+        Self {
+            store,
+            script: script(include_str!("append_only.lua")),
+        }
+    }
+
+    pub async fn append(&self, events: &[Event]) -> Result<(), StoreError> {
+        let Some(first) = events.first() else {
+            return Ok(());
+        };
+        let shard = first.shard();
+        debug_assert!(events.iter().all(|e| e.shard() == shard));
+        let mut inv = self.script.prepare_invoke();
+        inv.key(stream_key(&self.store, shard))
+            .arg(encode(events, Utc::now()));
+        let mut conn = self.store.conn();
+        let _: String = self.store.run(inv.invoke_async(&mut conn)).await?;
+        Ok(())
+    }
 }

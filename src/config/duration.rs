@@ -13,6 +13,10 @@ impl ConfigDuration {
         Self(Duration::from_secs(n))
     }
 
+    pub const fn millis(n: u64) -> Self {
+        Self(Duration::from_millis(n))
+    }
+
     /// Parse `"90s"`, `"30m"`, `"1h"`, `"1h30m"` or `"120"` (seconds).
     pub fn parse(s: &str) -> Result<Self, String> {
         let s = s.trim();

@@ -52,6 +52,8 @@ pub struct Config {
     #[serde(default)]
     pub revocation: Revocation,
     #[serde(default)]
+    pub audit: Audit,
+    #[serde(default)]
     pub sources: Sources,
     #[serde(default)]
     pub auth: Auth,
@@ -161,6 +163,28 @@ impl Default for Revocation {
             lease: ConfigDuration::secs(30),
             concurrency: 64,
             revoke_on_unassign: false,
+        }
+    }
+}
+
+/// The audit trail's seal.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Audit {
+    /// The HMAC key that seals the audit chain. Kept out of Redis, so that someone with Redis
+    /// access alone cannot rewrite history unnoticed. Every replica needs the same key. Without
+    /// one the chain is still computed, but only detects edits by someone who does not
+    /// recompute it.
+    pub key: Option<Secret>,
+    /// How often each replica looks for new entries to seal.
+    pub seal_interval: ConfigDuration,
+}
+
+impl Default for Audit {
+    fn default() -> Self {
+        Self {
+            key: None,
+            seal_interval: ConfigDuration::millis(200),
         }
     }
 }

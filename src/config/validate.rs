@@ -16,7 +16,29 @@ impl Config {
         self.validate_roles()?;
         self.validate_aws()?;
         self.validate_elevation()?;
-        self.validate_revocation()
+        self.validate_revocation()?;
+        self.validate_audit()
+    }
+
+    fn validate_audit(&self) -> Result {
+        if let Some(key) = &self.audit.key {
+            if key.expose().len() < 32 {
+                return Err(ConfigError::new(
+                    "audit.key",
+                    "must be at least 32 characters; make one with `openssl rand -hex 32`",
+                ));
+            }
+        }
+        let interval = self.audit.seal_interval.0;
+        if interval < std::time::Duration::from_millis(10)
+            || interval > std::time::Duration::from_secs(60)
+        {
+            return Err(ConfigError::new(
+                "audit.seal_interval",
+                "must be between 10ms and 60s; the default is \"200ms\"",
+            ));
+        }
+        Ok(())
     }
 
     fn validate_revocation(&self) -> Result {

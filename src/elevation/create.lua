@@ -5,8 +5,8 @@
 -- KEYS[1] incident hash  KEYS[2] incident's bindings set  KEYS[3] holder key
 -- KEYS[4] binding hash   KEYS[5] schedule zset            KEYS[6] audit stream
 -- ARGV[1] expected incident version  ARGV[2] binding id  ARGV[3] binding JSON  ARGV[4] status
--- ARGV[5] due (ms)  ARGV[6] audit type  ARGV[7] audit time  ARGV[8] audit JSON  ARGV[9] incident id
--- ARGV[10] binding key prefix (`<prefix>:{<shard>}:binding:`)
+-- ARGV[5] due (ms)  ARGV[6] audit events (JSON array, see audit/append.lua)
+-- ARGV[7] binding key prefix (`<prefix>:{<shard>}:binding:`)
 --
 -- Returns {'created'}, {'exists', id}, {'incident_not_found'}, {'incident_not_open'} or {'conflict'}.
 
@@ -23,15 +23,15 @@ end
 
 local existing = redis.call('GET', KEYS[3])
 if existing then
-  local held = redis.call('HGET', ARGV[10] .. existing, 'status')
+  local held = redis.call('HGET', ARGV[7] .. existing, 'status')
   if held == 'pending_approval' or held == 'granting' or held == 'active' then
     return {'exists', existing}
   end
 end
 
+audit_append_all(KEYS[6], ARGV[6])
 redis.call('HSET', KEYS[4], 'state', ARGV[3], 'status', ARGV[4], 'end_reason', '', 'version', 1)
 redis.call('SADD', KEYS[2], ARGV[2])
 redis.call('SET', KEYS[3], ARGV[2])
 redis.call('ZADD', KEYS[5], ARGV[5], ARGV[2])
-redis.call('XADD', KEYS[6], '*', 'type', ARGV[6], 'incident', ARGV[9], 'at', ARGV[7], 'data', ARGV[8])
 return {'created'}

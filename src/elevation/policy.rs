@@ -77,6 +77,19 @@ pub enum Denial {
     TooManyActive { held: usize },
 }
 
+impl Denial {
+    /// The rule that failed, as the audit trail names it.
+    pub fn rule(&self) -> &'static str {
+        match self {
+            Denial::IncidentNotOpen => "incident_not_open",
+            Denial::NotOnCall => "not_on_call",
+            Denial::RoleNotAllowed { .. } => "role_not_allowed",
+            Denial::InvalidRequest(_) => "invalid_request",
+            Denial::TooManyActive { .. } => "too_many_active",
+        }
+    }
+}
+
 /// Everything the decision looks at.
 pub struct Inputs<'a> {
     pub incident: &'a Incident,

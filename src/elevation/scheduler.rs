@@ -18,7 +18,9 @@ use super::model::{Binding, BindingId, BindingStatus, EndReason};
 use super::policy;
 use super::service::{Elevation, ElevationError};
 use super::store::Schedule;
+use crate::audit::Origin;
 use crate::metrics::Metrics;
+use serde_json::json;
 
 /// How often the schedules are polled when nothing wakes the worker.
 const TICK: Duration = Duration::from_millis(200);
@@ -123,7 +125,7 @@ async fn process(
         BindingStatus::PendingApproval => {
             if b.approval_deadline.is_some_and(|d| d <= now) {
                 elevation
-                    .settle(id, |b| {
+                    .settle(id, &Origin::scheduler(), json!({}), |b| {
                         if b.status == BindingStatus::PendingApproval {
                             b.status = BindingStatus::Revoked;
                             b.end_reason = Some(EndReason::ApprovalExpired);
@@ -136,7 +138,7 @@ async fn process(
         BindingStatus::Active if b.expires_at.is_some_and(|t| t > now) => {
             // Not due yet (rescheduled by a lease): put it back at its expiry.
             elevation
-                .settle(id, |b| {
+                .settle(id, &Origin::scheduler(), json!({}), |b| {
                     (Schedule::At(b.expires_at.unwrap_or_else(Utc::now)), "")
                 })
                 .await?;
@@ -149,7 +151,7 @@ async fn process(
                 EndReason::GrantFailed
             };
             elevation
-                .settle(id, |b| {
+                .settle(id, &Origin::scheduler(), json!({}), |b| {
                     if matches!(b.status, BindingStatus::Active | BindingStatus::Granting) {
                         b.status = BindingStatus::Revoking;
                         b.end_reason = Some(reason);
@@ -195,9 +197,9 @@ pub(super) async fn revoke_now(
         return Ok(current.binding);
     }
     match elevation.grants.revoke(&current.binding.role_name).await {
-        Ok(()) => {
+        Ok(revoked) => {
             elevation
-                .settle(id, |b| {
+                .settle(id, &Origin::scheduler(), json!({ "iam": revoked }), |b| {
                     b.status = BindingStatus::Revoked;
                     b.attempts += 1;
                     (Schedule::Remove, "binding.revoked")
@@ -212,14 +214,19 @@ pub(super) async fn revoke_now(
             let backoff = Duration::from_millis(base / 2 + fastrand::u64(0..=base / 2));
             tracing::warn!(binding = %id, attempts, error = %message, "revocation failed; will retry");
             elevation
-                .settle(id, |b| {
-                    b.attempts = attempts;
-                    b.last_error = Some(message.clone());
-                    (
-                        Schedule::At(policy::expires(Utc::now(), backoff)),
-                        "binding.revoke_failed",
-                    )
-                })
+                .settle(
+                    id,
+                    &Origin::scheduler(),
+                    json!({ "retry_in_ms": backoff.as_millis() as u64 }),
+                    |b| {
+                        b.attempts = attempts;
+                        b.last_error = Some(message.clone());
+                        (
+                            Schedule::At(policy::expires(Utc::now(), backoff)),
+                            "binding.revoke_failed",
+                        )
+                    },
+                )
                 .await
         }
     }

@@ -17,7 +17,8 @@ use tokio::sync::Notify;
 
 use super::model::{Approval, Binding, BindingId, BindingStatus, EndReason};
 use super::policy::{self, Decision, Denial, Inputs, Request, Role};
-use super::store::{AuditEvent, BindingStore, CreateOutcome, Schedule, UpdateOutcome};
+use super::store::{BindingStore, CreateOutcome, Schedule, UpdateOutcome};
+use crate::audit::{AuditLog, Event, Origin};
 use crate::auth::Principal;
 use crate::directory::ResponderDirectory;
 use crate::grants::{self, GrantSpec, Grants};
@@ -50,6 +51,21 @@ pub enum ElevationError {
     Store(#[from] StoreError),
 }
 
+impl ElevationError {
+    /// The rule a refused request broke, for the audit trail; `None` for what is not a refusal.
+    pub fn denial_rule(&self) -> Option<&'static str> {
+        match self {
+            ElevationError::IncidentNotFound(_) => Some("incident_not_found"),
+            ElevationError::RoleNotFound(..) => Some("role_not_found"),
+            ElevationError::Denied(d) => Some(d.rule()),
+            ElevationError::Forbidden(_) => Some("forbidden"),
+            ElevationError::NotFound(_)
+            | ElevationError::GrantFailed(_)
+            | ElevationError::Store(_) => None,
+        }
+    }
+}
+
 /// What a request produced.
 #[derive(Debug)]
 pub enum Requested {
@@ -71,6 +87,7 @@ pub struct ElevationRequest {
 
 pub struct Elevation {
     pub(super) bindings: BindingStore,
+    pub(super) audit: AuditLog,
     incidents: IncidentStore,
     pub(super) grants: Grants,
     roles: HashMap<String, Role>,
@@ -92,6 +109,7 @@ impl Elevation {
         kick: Arc<Notify>,
     ) -> Self {
         Self {
+            audit: AuditLog::new(bindings.store().clone()),
             bindings,
             incidents,
             grants,
@@ -118,11 +136,39 @@ impl Elevation {
                 .map_err(|e: crate::incidents::InvalidIncidentId| {
                     Denial::InvalidRequest(e.to_string())
                 })?;
+        let result = self.request_on(caller, req, &incident_id).await;
+        if let Err(e) = &result {
+            if let Some(rule) = e.denial_rule() {
+                // The refusal is evidence too; if it cannot be recorded the caller hears of
+                // the outage rather than a decision that left no trace.
+                let denied = Event::new(
+                    "elevation.denied",
+                    &Origin::person(&caller.subject),
+                    &incident_id,
+                    None,
+                    json!({"role": req.role.chars().take(128).collect::<String>(), "rule": rule,
+                        "message": e.to_string(), "duration": req.duration,
+                        "reason": req.reason.as_deref().map(|r| r.chars().take(1024).collect::<String>())}),
+                );
+                self.audit.append(&[denied]).await?;
+            }
+        }
+        result
+    }
+
+    async fn request_on(
+        self: &Arc<Self>,
+        caller: &Principal,
+        req: &ElevationRequest,
+        incident_id: &IncidentId,
+    ) -> Result<Requested, ElevationError> {
+        let incident_id = incident_id.clone();
         let role = self.roles.get(&req.role).ok_or_else(|| {
             let mut names: Vec<&str> = self.roles.keys().map(String::as_str).collect();
             names.sort_unstable();
             ElevationError::RoleNotFound(req.role.chars().take(64).collect(), names.join(", "))
         })?;
+        let origin = Origin::person(&caller.subject);
         for _ in 0..MAX_ATTEMPTS {
             // A retried request returns the binding it made, whatever the rules say now.
             if let Some(existing) = self
@@ -196,15 +242,19 @@ impl Elevation {
             let due = binding
                 .approval_deadline
                 .unwrap_or_else(|| policy::expires(now, GRANT_DEADLINE));
-            let audit = AuditEvent {
-                kind: "elevation.requested",
-                data: json!({"binding": binding.id, "subject": binding.subject, "role": binding.role,
+            let requested = Event::new(
+                "elevation.requested",
+                &origin,
+                &incident_id,
+                Some(binding.id.as_str()),
+                json!({"binding": binding.id, "subject": binding.subject, "role": binding.role,
+                    "principal_arn": binding.principal_arn, "approval": binding.approval,
                     "duration_seconds": binding.duration_seconds, "reason": binding.reason,
                     "decision": if status == BindingStatus::Granting { "grant" } else { "pending_approval" }}),
-            };
+            );
             match self
                 .bindings
-                .create(&binding, version, due, audit, now)
+                .create(&binding, version, due, &[requested], now)
                 .await?
             {
                 CreateOutcome::Created if status == BindingStatus::PendingApproval => {
@@ -214,7 +264,9 @@ impl Elevation {
                     });
                 }
                 CreateOutcome::Created => {
-                    let (binding, iam) = self.grant_detached(binding.id.clone()).await?;
+                    let (binding, iam) = self
+                        .grant_detached(binding.id.clone(), origin.clone())
+                        .await?;
                     return Ok(Requested::New { binding, iam });
                 }
                 CreateOutcome::Exists(id) => {
@@ -240,16 +292,21 @@ impl Elevation {
     async fn grant_detached(
         self: &Arc<Self>,
         id: BindingId,
+        origin: Origin,
     ) -> Result<(Binding, Duration), ElevationError> {
         let this = self.clone();
-        tokio::spawn(async move { this.grant(id).await })
+        tokio::spawn(async move { this.grant(id, &origin).await })
             .await
             .map_err(|e| ElevationError::GrantFailed(format!("the grant task failed: {e}")))?
     }
 
     /// Create the role for a `granting` binding, then make it active if its incident is still
     /// open, or delete the role at once if not.
-    async fn grant(&self, id: BindingId) -> Result<(Binding, Duration), ElevationError> {
+    async fn grant(
+        &self,
+        id: BindingId,
+        origin: &Origin,
+    ) -> Result<(Binding, Duration), ElevationError> {
         let current = self
             .bindings
             .get(&id)
@@ -282,11 +339,11 @@ impl Elevation {
                 if now_status != Some(BindingStatus::Granting) {
                     // Resolved or revoked while IAM worked (and maybe removed the half-made
                     // role under the grant): that, not IAM, is the outcome.
-                    return Ok((self.undo_grant(&id).await?, iam));
+                    return Ok((self.undo_grant(&id, origin).await?, iam));
                 }
                 tracing::error!(binding = %id, error = %e, "grant failed; rolled back");
                 let message = e.to_string();
-                self.settle(&id, |b| {
+                self.settle(&id, origin, json!({}), |b| {
                     if b.status == BindingStatus::Granting {
                         b.status = BindingStatus::Failed;
                         b.end_reason = Some(EndReason::GrantFailed);
@@ -306,24 +363,31 @@ impl Elevation {
                 .ok_or_else(|| ElevationError::NotFound(id.clone()))?;
             if current.binding.status != BindingStatus::Granting {
                 // Resolved or revoked while IAM worked: the role must not survive.
-                return Ok((self.undo_grant(&id).await?, iam));
+                return Ok((self.undo_grant(&id, origin).await?, iam));
             }
             let now = Utc::now();
             let mut next = current.binding.clone();
             next.status = BindingStatus::Active;
             next.role_arn = Some(granted.role_arn.clone());
             next.granted_at = Some(now);
-            let audit = AuditEvent {
-                kind: "binding.granted",
-                data: json!({"binding": id, "role_arn": granted.role_arn, "expires_at": next.expires_at}),
-            };
+            let audit = Event::new(
+                "binding.granted",
+                origin,
+                &next.incident,
+                Some(id.as_str()),
+                json!({"binding": id, "from": current.binding.status, "status": next.status,
+                    "role_name": next.role_name, "role_arn": granted.role_arn,
+                    "policy": role.entry.policy, "managed_policies": role.entry.managed_policies,
+                    "permissions_boundary": role.entry.permissions_boundary,
+                    "expires_at": next.expires_at, "iam_ms": iam.as_millis() as u64}),
+            );
             match self
                 .bindings
                 .update(
                     &current,
                     &next,
                     Schedule::At(expires_at),
-                    Some(audit),
+                    &[audit],
                     true,
                     now,
                 )
@@ -335,13 +399,13 @@ impl Elevation {
                 }
                 UpdateOutcome::Conflict => continue,
                 UpdateOutcome::IncidentNotOpen => {
-                    self.settle(&id, |b| {
+                    self.settle(&id, origin, json!({}), |b| {
                         b.status = BindingStatus::Revoking;
                         b.end_reason = Some(EndReason::IncidentResolved);
                         (Schedule::At(Utc::now()), "binding.revoking")
                     })
                     .await?;
-                    return Ok((self.undo_grant(&id).await?, iam));
+                    return Ok((self.undo_grant(&id, origin).await?, iam));
                 }
             }
         }
@@ -351,15 +415,16 @@ impl Elevation {
     /// Delete the role of a binding that stopped being `granting` while IAM worked, then settle
     /// it. The role is deleted whatever the binding says: the schedule worker may already have
     /// marked it revoked before the grant created the role.
-    async fn undo_grant(&self, id: &BindingId) -> Result<Binding, ElevationError> {
+    async fn undo_grant(&self, id: &BindingId, origin: &Origin) -> Result<Binding, ElevationError> {
         let current = self
             .bindings
             .get(id)
             .await?
             .ok_or_else(|| ElevationError::NotFound(id.clone()))?;
         let ended = match self.grants.revoke(&current.binding.role_name).await {
-            Ok(()) => {
-                self.settle(id, |b| {
+            Ok(revoked) => {
+                let steps = json!({ "iam": revoked });
+                self.settle(id, origin, steps, |b| {
                     if b.status.is_live() {
                         b.status = BindingStatus::Revoked;
                         b.end_reason.get_or_insert(EndReason::IncidentResolved);
@@ -371,7 +436,7 @@ impl Elevation {
             Err(e) => {
                 // The schedule worker retries until IAM lets the role go.
                 let message = e.to_string();
-                self.settle(id, |b| {
+                self.settle(id, origin, json!({}), |b| {
                     b.status = BindingStatus::Revoking;
                     b.end_reason.get_or_insert(EndReason::IncidentResolved);
                     b.last_error = Some(message.clone());
@@ -392,6 +457,8 @@ impl Elevation {
     pub(super) async fn settle(
         &self,
         id: &BindingId,
+        origin: &Origin,
+        extra: serde_json::Value,
         change: impl Fn(&mut Binding) -> (Schedule, &'static str),
     ) -> Result<Binding, ElevationError> {
         for _ in 0..MAX_ATTEMPTS {
@@ -406,14 +473,26 @@ impl Elevation {
             if !next.status.is_live() && next.ended_at.is_none() {
                 next.ended_at = Some(now);
             }
-            let audit = AuditEvent {
-                kind,
-                data: json!({"binding": id, "status": next.status, "reason": next.end_reason,
-                    "by": next.ended_by, "error": next.last_error}),
+            let mut data = json!({"binding": id, "from": current.binding.status,
+                "status": next.status, "reason": next.end_reason, "by": next.ended_by,
+                "attempts": next.attempts, "error": next.last_error});
+            if let (Some(data), serde_json::Value::Object(extra)) = (data.as_object_mut(), &extra) {
+                data.extend(extra.clone());
+            }
+            let events = if kind.is_empty() {
+                Vec::new()
+            } else {
+                vec![Event::new(
+                    kind,
+                    origin,
+                    &next.incident,
+                    Some(id.as_str()),
+                    data,
+                )]
             };
             match self
                 .bindings
-                .update(&current, &next, schedule, Some(audit), false, now)
+                .update(&current, &next, schedule, &events, false, now)
                 .await?
             {
                 UpdateOutcome::Ok => return Ok(next),
@@ -435,7 +514,30 @@ impl Elevation {
             .get(id)
             .await?
             .ok_or_else(|| ElevationError::NotFound(id.clone()))?;
+        let incident = current.binding.incident.clone();
+        let result = self.approve_checked(caller, current).await;
+        if let Err(e) = &result {
+            if let Some(rule) = e.denial_rule() {
+                let refused = Event::new(
+                    "elevation.approval_refused",
+                    &Origin::person(&caller.subject),
+                    &incident,
+                    Some(id.as_str()),
+                    json!({"binding": id, "rule": rule, "message": e.to_string()}),
+                );
+                self.audit.append(&[refused]).await?;
+            }
+        }
+        result
+    }
+
+    async fn approve_checked(
+        self: &Arc<Self>,
+        caller: &Principal,
+        current: super::store::Versioned,
+    ) -> Result<(Binding, Duration), ElevationError> {
         let b = &current.binding;
+        let id = &b.id;
         if b.subject.eq_ignore_ascii_case(&caller.subject) {
             return Err(ElevationError::Forbidden(
                 "you cannot approve your own request; ask another responder on the incident".into(),
@@ -484,17 +586,23 @@ impl Elevation {
             now,
             Duration::from_secs(b.duration_seconds),
         ));
-        let audit = AuditEvent {
-            kind: "elevation.approved",
-            data: json!({"binding": id, "approved_by": caller.subject}),
-        };
+        let origin = Origin::person(&caller.subject);
+        let audit = Event::new(
+            "elevation.approved",
+            &origin,
+            &b.incident,
+            Some(id.as_str()),
+            json!({"binding": id, "from": b.status, "status": next.status,
+                "approved_by": caller.subject, "subject": b.subject,
+                "expires_at": next.expires_at}),
+        );
         let due = Schedule::At(policy::expires(now, GRANT_DEADLINE));
         match self
             .bindings
-            .update(&current, &next, due, Some(audit), true, now)
+            .update(&current, &next, due, &[audit], true, now)
             .await?
         {
-            UpdateOutcome::Ok => self.grant_detached(id.clone()).await,
+            UpdateOutcome::Ok => self.grant_detached(id.clone(), origin).await,
             UpdateOutcome::IncidentNotOpen => Err(Denial::IncidentNotOpen.into()),
             UpdateOutcome::Conflict => Err(ElevationError::Forbidden(
                 "the binding changed meanwhile; read it again".into(),
@@ -552,7 +660,7 @@ impl Elevation {
         };
         let by = caller.subject.clone();
         let next = self
-            .settle(id, |b| {
+            .settle(id, &Origin::person(&caller.subject), json!({}), |b| {
                 if b.status.is_live() && b.status != BindingStatus::Revoking {
                     b.status = BindingStatus::Revoking;
                     b.end_reason = Some(reason);

@@ -57,12 +57,6 @@ pub enum Schedule {
     Keep,
 }
 
-/// An audit event to append with a change.
-pub struct AuditEvent<'a> {
-    pub kind: &'a str,
-    pub data: serde_json::Value,
-}
-
 #[derive(Clone)]
 pub struct BindingStore {
     store: Store,
@@ -76,11 +70,15 @@ impl BindingStore {
     pub fn new(store: Store) -> Self {
         Self {
             store,
-            create: redis::Script::new(include_str!("create.lua")),
-            update: redis::Script::new(include_str!("update.lua")),
+            create: audit::script(include_str!("create.lua")),
+            update: audit::script(include_str!("update.lua")),
             claim: redis::Script::new(include_str!("claim.lua")),
             requeue: redis::Script::new(include_str!("requeue.lua")),
         }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     fn key(&self, id: &BindingId) -> String {
@@ -118,7 +116,7 @@ impl BindingStore {
         binding: &Binding,
         incident_version: u64,
         due: DateTime<Utc>,
-        audit: AuditEvent<'_>,
+        events: &[audit::Event],
         now: DateTime<Utc>,
     ) -> Result<CreateOutcome, StoreError> {
         let shard = binding.id.shard();
@@ -135,10 +133,7 @@ impl BindingStore {
             .arg(to_json(binding)?)
             .arg(binding.status.as_str())
             .arg(due.timestamp_millis())
-            .arg(audit.kind)
-            .arg(rfc3339(now))
-            .arg(audit.data.to_string())
-            .arg(binding.incident.to_string())
+            .arg(audit::encode(events, now))
             .arg(self.store.key(shard, "binding:"));
         let mut conn = self.store.conn();
         let reply: Vec<String> = self.store.run(inv.invoke_async(&mut conn)).await?;
@@ -170,7 +165,7 @@ impl BindingStore {
         current: &Versioned,
         next: &Binding,
         schedule: Schedule,
-        audit: Option<AuditEvent<'_>>,
+        events: &[audit::Event],
         require_open: bool,
         now: DateTime<Utc>,
     ) -> Result<UpdateOutcome, StoreError> {
@@ -179,10 +174,6 @@ impl BindingStore {
             Schedule::At(t) => ("set", t.timestamp_millis()),
             Schedule::Remove => ("remove", 0),
             Schedule::Keep => ("keep", 0),
-        };
-        let (kind, data) = match &audit {
-            Some(a) => (a.kind, a.data.to_string()),
-            None => ("", String::new()),
         };
         let mut inv = self.update.prepare_invoke();
         inv.key(self.key(&next.id))
@@ -197,10 +188,7 @@ impl BindingStore {
             .arg(op)
             .arg(due)
             .arg(next.id.as_str())
-            .arg(kind)
-            .arg(rfc3339(now))
-            .arg(data)
-            .arg(next.incident.to_string())
+            .arg(audit::encode(events, now))
             .arg(if require_open { "1" } else { "0" })
             .arg(if next.status.is_live() { "0" } else { "1" });
         let mut conn = self.store.conn();
@@ -441,10 +429,6 @@ impl BindingStore {
 
 fn to_json(b: &Binding) -> Result<String, StoreError> {
     serde_json::to_string(b).map_err(|e| corrupt("binding", e))
-}
-
-fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 fn corrupt(key: &str, e: impl std::fmt::Display) -> StoreError {

@@ -6,18 +6,19 @@
 -- KEYS[5] holder key
 -- ARGV[1] expected version  ARGV[2] binding JSON  ARGV[3] status  ARGV[4] end reason ('' for none)
 -- ARGV[5] schedule: 'set', 'remove' or 'keep'  ARGV[6] due (ms)  ARGV[7] binding id
--- ARGV[8] audit type ('' for none)  ARGV[9] audit time  ARGV[10] audit JSON  ARGV[11] incident id
--- ARGV[12] '1' to require the incident open  ARGV[13] '1' to release the holder key
+-- ARGV[8] audit events (JSON array, see audit/append.lua; `[]` for none)
+-- ARGV[9] '1' to require the incident open  ARGV[10] '1' to release the holder key
 --
 -- Returns {'ok'}, {'conflict'} or {'incident_not_open'}.
 
 if (redis.call('HGET', KEYS[1], 'version') or '0') ~= ARGV[1] then
   return {'conflict'}
 end
-if ARGV[12] == '1' and redis.call('HGET', KEYS[4], 'status') == 'resolved' then
+if ARGV[9] == '1' and redis.call('HGET', KEYS[4], 'status') == 'resolved' then
   return {'incident_not_open'}
 end
 
+audit_append_all(KEYS[3], ARGV[8])
 redis.call('HSET', KEYS[1], 'state', ARGV[2], 'status', ARGV[3], 'end_reason', ARGV[4])
 redis.call('HINCRBY', KEYS[1], 'version', 1)
 if ARGV[5] == 'set' then
@@ -25,10 +26,7 @@ if ARGV[5] == 'set' then
 elseif ARGV[5] == 'remove' then
   redis.call('ZREM', KEYS[2], ARGV[7])
 end
-if ARGV[13] == '1' and redis.call('GET', KEYS[5]) == ARGV[7] then
+if ARGV[10] == '1' and redis.call('GET', KEYS[5]) == ARGV[7] then
   redis.call('DEL', KEYS[5])
-end
-if ARGV[8] ~= '' then
-  redis.call('XADD', KEYS[3], '*', 'type', ARGV[8], 'incident', ARGV[11], 'at', ARGV[9], 'data', ARGV[10])
 end
 return {'ok'}

@@ -15,7 +15,9 @@ use chrono::Utc;
 
 use super::error::iam_error;
 use super::REVOKED_POLICY_NAME;
-use super::{policy, GrantError, GrantSpec, Granted, INLINE_POLICY_NAME, MAX_SESSION_SECS};
+use super::{
+    policy, GrantError, GrantSpec, Granted, Revoked, INLINE_POLICY_NAME, MAX_SESSION_SECS,
+};
 use super::{TAG_BINDING, TAG_EXPIRES_AT, TAG_INCIDENT, TAG_SUBJECT};
 
 /// How often revoke starts over when IAM says the role still has policies (a concurrent attach).
@@ -198,12 +200,16 @@ impl Grants {
     /// itself, which IAM requires gone before the role; then the role. The deny stays until
     /// nothing else on the role grants anything. `NoSuchEntity` anywhere counts as done (the
     /// role may be gone already), so revoking twice is fine.
-    pub async fn revoke(&self, role_name: &str) -> Result<(), GrantError> {
+    pub async fn revoke(&self, role_name: &str) -> Result<Revoked, GrantError> {
         let mut attempt = 1;
         loop {
-            match self.try_revoke(role_name).await {
-                Ok(()) => return Ok(()),
-                Err(err) if err.is_no_such_entity() => return Ok(()),
+            let mut done = Revoked::default();
+            match self.try_revoke(role_name, &mut done).await {
+                Ok(()) => return Ok(done),
+                Err(err) if err.is_no_such_entity() => {
+                    done.already_gone = done.role_deleted_at.is_none();
+                    return Ok(done);
+                }
                 Err(err) if err.code() == Some("DeleteConflict") && attempt < REVOKE_ATTEMPTS => {
                     attempt += 1;
                 }
@@ -212,18 +218,19 @@ impl Grants {
         }
     }
 
-    async fn try_revoke(&self, role_name: &str) -> Result<(), GrantError> {
+    async fn try_revoke(&self, role_name: &str, done: &mut Revoked) -> Result<(), GrantError> {
+        let now = Utc::now();
         let denied = self
             .client
             .put_role_policy()
             .role_name(role_name)
             .policy_name(REVOKED_POLICY_NAME)
-            .policy_document(policy::deny_sessions_issued_before(Utc::now()))
+            .policy_document(policy::deny_sessions_issued_before(now))
             .send()
             .await
             .map_err(|e| iam_error("PutRolePolicy", e));
         match denied {
-            Ok(_) => {}
+            Ok(_) => done.sessions_denied_before = Some(now),
             // The service's policy may allow PutRolePolicy only on roles with the permissions
             // boundary (README); a role made behind its back lacks it. Removing the role still
             // takes away everything it grants, so carry on rather than leave it.
@@ -244,6 +251,7 @@ impl Grants {
             .map_err(|e| iam_error("ListRolePolicies", e))?;
         for name in inline.iter().filter(|n| *n != REVOKED_POLICY_NAME) {
             self.delete_inline(role_name, name).await?;
+            done.inline_policies_deleted.push(name.clone());
         }
         let attached = self
             .client
@@ -268,6 +276,7 @@ impl Grants {
                     .map(drop)
                     .map_err(|e| iam_error("DetachRolePolicy", e)),
             )?;
+            done.managed_policies_detached.push(arn.to_owned());
         }
         self.delete_inline(role_name, REVOKED_POLICY_NAME).await?;
         self.client
@@ -276,6 +285,7 @@ impl Grants {
             .send()
             .await
             .map_err(|e| iam_error("DeleteRole", e))?;
+        done.role_deleted_at = Some(Utc::now());
         tracing::debug!(role = %role_name, "role deleted");
         Ok(())
     }

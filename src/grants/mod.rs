@@ -28,6 +28,20 @@ pub mod policy;
 use chrono::{DateTime, Utc};
 
 pub use error::GrantError;
+
+/// What a revocation did in IAM, step by step: the evidence in `binding.revoked`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Revoked {
+    /// When the inline deny of sessions issued before that instant was put on the role: every
+    /// session already handed out stopped working then.
+    pub sessions_denied_before: Option<DateTime<Utc>>,
+    pub inline_policies_deleted: Vec<String>,
+    pub managed_policies_detached: Vec<String>,
+    /// When IAM confirmed the role deleted.
+    pub role_deleted_at: Option<DateTime<Utc>>,
+    /// The role was already gone when the revocation started.
+    pub already_gone: bool,
+}
 pub use iam::Grants;
 pub use policy::PolicyError;
 

@@ -6,8 +6,9 @@
 -- KEYS[7..] delivery (dedupe) keys
 -- ARGV[1] expected version ("0" for a new incident)   ARGV[2] new state JSON
 -- ARGV[3] new status      ARGV[4] incident id          ARGV[5] opened_at score (ms)
--- ARGV[6] dedupe TTL (s)  ARGV[7] audit type           ARGV[8] audit time (RFC 3339)
--- ARGV[9] audit data JSON  ARGV[10] binding key prefix (`<prefix>:{<shard>}:binding:`)
+-- ARGV[6] dedupe TTL (s)  ARGV[7] the event's audit events (JSON array, see audit/append.lua)
+-- ARGV[8] audit time (RFC 3339)   ARGV[9] JSON [actor, source] of the webhook
+-- ARGV[10] binding key prefix (`<prefix>:{<shard>}:binding:`)
 -- ARGV[11] now (ms)        ARGV[12] JSON array of lowercased emails whose bindings end with this
 --                           event (`[revocation] revoke_on_unassign`; `[]` when off or nobody left)
 --
@@ -31,6 +32,9 @@ if version ~= ARGV[1] then
   return {'conflict'}
 end
 
+-- The evidence first: if it cannot be written, nothing is.
+audit_append_all(KEYS[4], ARGV[7])
+
 local next_version = tonumber(version) + 1
 redis.call('HSET', KEYS[1], 'state', ARGV[2], 'version', next_version, 'status', ARGV[3])
 
@@ -45,15 +49,15 @@ for i = 7, #KEYS do
   redis.call('SET', KEYS[i], '1', 'EX', ARGV[6])
 end
 
-redis.call('XADD', KEYS[4], '*', 'type', ARGV[7], 'incident', ARGV[4], 'at', ARGV[8], 'data', ARGV[9])
+local origin = cjson.decode(ARGV[9])
 
 -- Move one live binding to `revoking`, due at once, and say why in the audit trail.
 local function revoke(id, key, from, reason)
+  audit_append(KEYS[4], {'binding.revoking', ARGV[8], origin[1], origin[2], ARGV[4], id,
+    cjson.encode({binding = id, from = from, status = 'revoking', reason = reason})})
   redis.call('HSET', key, 'status', 'revoking', 'end_reason', reason)
   redis.call('HINCRBY', key, 'version', 1)
   redis.call('ZADD', KEYS[6], ARGV[11], id)
-  redis.call('XADD', KEYS[4], '*', 'type', 'binding.revoking', 'incident', ARGV[4], 'at', ARGV[8],
-    'data', cjson.encode({binding = id, from = from, reason = reason}))
 end
 
 local function live(st)

@@ -63,7 +63,7 @@ impl IncidentStore {
     pub fn new(store: Store, dedupe_ttl: std::time::Duration) -> Self {
         Self {
             store,
-            script: redis::Script::new(include_str!("apply.lua")),
+            script: audit::script(include_str!("apply.lua")),
             dedupe_ttl_secs: dedupe_ttl.as_secs().max(1),
             revoke_on_unassign: false,
             locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
@@ -132,7 +132,49 @@ impl IncidentStore {
                 removed_responders: &applied.removed_responders,
                 dedupe_keys: &event.dedupe_keys,
             };
-            let audit_json = serde_json::to_string(&audit_event).map_err(|e| corrupt(&key, e))?;
+            let origin = audit::Origin::webhook(event.incident.source().as_str());
+            let data = serde_json::to_value(&audit_event).map_err(|e| corrupt(&key, e))?;
+            let mut events = vec![audit::Event::new(
+                audit::WebhookApplied::TYPE,
+                &origin,
+                &event.incident,
+                None,
+                data,
+            )];
+            if applied.previous_status != Some(incident.status) {
+                events.push(audit::Event::new(
+                    "incident.status_changed",
+                    &origin,
+                    &event.incident,
+                    None,
+                    serde_json::json!({"from": applied.previous_status, "to": incident.status,
+                        "kind": event.kind, "occurred_at": event.occurred_at}),
+                ));
+            }
+            let name = |r: &crate::incidents::Responder| {
+                r.email.clone().unwrap_or_else(|| r.tool_id.clone())
+            };
+            let before: std::collections::BTreeSet<String> = current
+                .iter()
+                .flat_map(|c| c.responders.iter().map(name))
+                .collect();
+            let added: Vec<String> = incident
+                .responders
+                .iter()
+                .map(name)
+                .filter(|n| !before.contains(n))
+                .collect();
+            if !added.is_empty() || !applied.removed_responders.is_empty() {
+                events.push(audit::Event::new(
+                    "incident.responders_changed",
+                    &origin,
+                    &event.incident,
+                    None,
+                    serde_json::json!({"added": added, "removed": applied.removed_responders,
+                        "kind": event.kind, "occurred_at": event.occurred_at}),
+                ));
+            }
+            let origin_json = serde_json::json!([origin.actor, origin.source]).to_string();
             let unassigned = if self.revoke_on_unassign {
                 applied.unassigned_emails(current.as_ref())
             } else {
@@ -160,9 +202,9 @@ impl IncidentStore {
                 .arg(event.incident.to_string())
                 .arg(incident.opened_at.timestamp_millis())
                 .arg(self.dedupe_ttl_secs)
-                .arg(audit::WebhookApplied::TYPE)
-                .arg(now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-                .arg(audit_json)
+                .arg(audit::encode(&events, now))
+                .arg(audit::rfc3339(now))
+                .arg(origin_json)
                 .arg(self.store.key(shard, "binding:"))
                 .arg(now.timestamp_millis())
                 .arg(unassigned);

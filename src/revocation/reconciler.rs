@@ -12,11 +12,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use serde_json::json;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::MissedTickBehavior;
 
 use super::verdict::{binding_of, judge, RemoveReason, Verdict};
+use crate::audit::{AuditLog, Event, Origin};
+use crate::elevation::model::BindingId;
 use crate::elevation::store::BindingStore;
 use crate::grants::{GrantError, Grants, TAG_INCIDENT};
 use crate::metrics::{Metrics, ReasonLabel};
@@ -80,6 +83,10 @@ pub async fn reconcile_once(
             Ok(ids) => {
                 for id in &ids {
                     tracing::warn!(binding = %id, "binding was revoking but off the schedule; re-queued");
+                    if let Err(e) = record_requeue(bindings, id).await {
+                        tracing::error!(binding = %id, error = %e, "cannot record a re-queue in the audit trail");
+                        report.errors += 1;
+                    }
                 }
                 report.requeued += ids.len();
             }
@@ -145,7 +152,26 @@ async fn check_role(
         Verdict::Keep => return Ok(Checked::Kept),
         Verdict::Remove(reason) => reason,
     };
-    grants.revoke(role).await?;
+    let revoked = grants.revoke(role).await?;
+    let incident = binding
+        .as_ref()
+        .map(|b| b.incident.to_string())
+        .or_else(|| {
+            tags.get(TAG_INCIDENT)
+                .filter(|i| i.parse::<crate::incidents::IncidentId>().is_ok())
+                .cloned()
+        });
+    let event = Event::loose(
+        "reconciler.role_removed",
+        &Origin::reconciler(),
+        incident,
+        id.as_ref().map(|id| id.as_str()),
+        json!({"role_name": role, "reason": reason.as_str(), "tags": tags,
+            "binding_status": binding.as_ref().map(|b| b.status), "iam": revoked}),
+    );
+    AuditLog::new(bindings.store().clone())
+        .append(&[event])
+        .await?;
     tracing::warn!(
         role = %role,
         reason = reason.as_str(),
@@ -155,6 +181,24 @@ async fn check_role(
         "reconciler removed a role"
     );
     Ok(Checked::Removed(reason))
+}
+
+/// Say in the audit trail that a binding stuck in `revoking` went back in the schedule.
+async fn record_requeue(bindings: &BindingStore, id: &BindingId) -> Result<(), StoreError> {
+    let incident = bindings
+        .get(id)
+        .await?
+        .map(|v| v.binding.incident.to_string());
+    let event = Event::loose(
+        "reconciler.requeued",
+        &Origin::reconciler(),
+        incident,
+        Some(id.as_str()),
+        json!({"binding": id, "why": "revoking but absent from the schedule"}),
+    );
+    AuditLog::new(bindings.store().clone())
+        .append(&[event])
+        .await
 }
 
 /// The background task: one pass at start-up and one every interval, on whichever replica holds

@@ -452,19 +452,35 @@ impl TestApp {
         out
     }
 
-    /// Entries in every shard's audit stream.
-    pub fn audit_len(&self) -> usize {
-        self.redis
+    /// Every entry of every shard's audit stream, as (type, incident, binding).
+    pub fn audit_entries(&self) -> Vec<(String, String, String)> {
+        let mut out = Vec::new();
+        for k in self
+            .redis
             .keys("bgtest")
             .iter()
             .filter(|k| k.ends_with(":audit"))
-            .map(|k| {
-                redis::cmd("XLEN")
-                    .arg(k)
-                    .query::<usize>(&mut self.redis.conn())
-                    .expect("XLEN")
-            })
-            .sum()
+        {
+            let entries: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+                .arg(k)
+                .arg("-")
+                .arg("+")
+                .query(&mut self.redis.conn())
+                .expect("XRANGE");
+            for e in entries.ids {
+                let f = |name: &str| e.get::<String>(name).unwrap_or_default();
+                out.push((f("type"), f("incident"), f("binding")));
+            }
+        }
+        out
+    }
+
+    /// How many `webhook.applied` events the audit trail holds: one per applied webhook.
+    pub fn webhooks_applied(&self) -> usize {
+        self.audit_entries()
+            .iter()
+            .filter(|(t, _, _)| t == "webhook.applied")
+            .count()
     }
 }
 

@@ -210,5 +210,5 @@ async fn a_burst_of_events_for_one_incident_is_applied_in_full() {
     while let Some(sent) = sends.join_next().await {
         assert_eq!(sent.unwrap().unwrap(), StatusCode::ACCEPTED);
     }
-    assert_eq!(app.audit_len(), 200);
+    assert_eq!(app.webhooks_applied(), 200);
 }

@@ -90,7 +90,7 @@ async fn lifecycle_create_assign_resolve_and_back_to_active() {
     assert!(incident["resolved_at"].is_null());
     assert_eq!(incident["opened_at"], "2023-03-09T11:09:44.293367Z");
     assert_eq!(app.responders(ID).await, ["alice@example.com"]);
-    assert_eq!(app.audit_len(), 4);
+    assert_eq!(app.webhooks_applied(), 4);
 }
 
 #[tokio::test]
@@ -106,7 +106,7 @@ async fn duplicate_deliveries_are_applied_once_even_when_signed_again() {
     let (status, answer) = app.webhook("grafana-incident", &body, &again).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["result"], "duplicate");
-    assert_eq!(app.audit_len(), 1);
+    assert_eq!(app.webhooks_applied(), 1);
 }
 
 #[tokio::test]
@@ -316,5 +316,5 @@ async fn every_real_payload_is_accepted() {
         assert_eq!(status, expected, "{name}: {answer}");
     }
     assert_eq!(app.incident(ID).await["status"], "resolved");
-    assert_eq!(app.audit_len(), 3);
+    assert_eq!(app.webhooks_applied(), 3);
 }

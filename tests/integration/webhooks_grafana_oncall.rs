@@ -79,7 +79,7 @@ async fn lifecycle_create_acknowledge_resolve_unresolve() {
     assert!(incident["acknowledged_at"].is_null());
     assert_eq!(incident["opened_at"], "2023-04-19T21:53:48.231148Z");
     assert_eq!(alice_reasons(&app).await, json!(["notified"]));
-    assert_eq!(app.audit_len(), 4);
+    assert_eq!(app.webhooks_applied(), 4);
 }
 
 #[tokio::test]
@@ -90,9 +90,9 @@ async fn duplicate_deliveries_are_applied_once() {
     let (status, answer) = app.grafana_oncall(&body).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(answer["result"], "duplicate");
-    assert_eq!(app.audit_len(), 1);
+    assert_eq!(app.webhooks_applied(), 1);
     apply(&app, &acknowledged()).await;
-    assert_eq!(app.audit_len(), 2);
+    assert_eq!(app.webhooks_applied(), 2);
 }
 
 #[tokio::test]
@@ -118,7 +118,7 @@ async fn a_retry_with_a_rebuilt_body_is_still_a_duplicate() {
         assert_eq!(status, StatusCode::OK, "{answer}");
         assert_eq!(answer["result"], "duplicate");
     }
-    assert_eq!(app.audit_len(), 1);
+    assert_eq!(app.webhooks_applied(), 1);
     // The retry changed nothing: alice is still notified.
     let reasons = alice_reasons(&app).await;
     assert_eq!(reasons, json!(["acknowledger", "notified"]));

@@ -96,7 +96,7 @@ async fn lifecycle_create_acknowledge_assign_close_and_a_newer_create_reopens() 
     assert_eq!(incident["opened_at"], "2015-01-05T10:03:11.104Z");
     // Reopening clears the acknowledgement; the owner stays.
     assert_eq!(app.responders(ID).await, ["bob@example.com"]);
-    assert_eq!(app.audit_len(), 5);
+    assert_eq!(app.webhooks_applied(), 5);
 }
 
 #[tokio::test]
@@ -124,7 +124,7 @@ async fn duplicate_deliveries_are_applied_once_even_when_the_body_is_rebuilt() {
     let (status, answer) = app.opsgenie(&body).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(answer["result"], "duplicate");
-    assert_eq!(app.audit_len(), 1);
+    assert_eq!(app.webhooks_applied(), 1);
 
     // Opsgenie sends no delivery id: the same action at the same alert time is the same event,
     // whatever the bytes and however the retry authenticates.
@@ -138,12 +138,12 @@ async fn duplicate_deliveries_are_applied_once_even_when_the_body_is_rebuilt() {
         .await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["result"], "duplicate");
-    assert_eq!(app.audit_len(), 2);
+    assert_eq!(app.webhooks_applied(), 2);
 
     // Another action at the same alert time is another event.
     let unack = fixture("opsgenie/UnAcknowledge.json");
     apply(&app, &unack).await;
-    assert_eq!(app.audit_len(), 3);
+    assert_eq!(app.webhooks_applied(), 3);
 }
 
 #[tokio::test]

@@ -91,7 +91,7 @@ async fn lifecycle_trigger_acknowledge_resolve_reopen() {
     let responder = &incident["responders"][0];
     assert_eq!(responder["tool_id"], "PXRUEF2");
     assert!(responder.get("email").is_none() || responder["email"].is_null());
-    assert_eq!(app.audit_len(), 4);
+    assert_eq!(app.webhooks_applied(), 4);
 }
 
 #[tokio::test]
@@ -113,7 +113,7 @@ async fn duplicate_deliveries_are_applied_once() {
     let (status, answer) = app.pagerduty(&body).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(answer["result"], "duplicate");
-    assert_eq!(app.audit_len(), 1);
+    assert_eq!(app.webhooks_applied(), 1);
 
     // A retry carries the same X-Webhook-Id even when the event id differs.
     let signed = |body: &[u8]| pd_signature(PD_SECRET, body);
@@ -145,7 +145,7 @@ async fn duplicate_deliveries_are_applied_once() {
         )
         .await;
     assert_eq!(again.0, StatusCode::OK);
-    assert_eq!(app.audit_len(), 2);
+    assert_eq!(app.webhooks_applied(), 2);
 }
 
 #[tokio::test]
