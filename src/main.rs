@@ -53,6 +53,19 @@ fn main() -> ExitCode {
             println!("{}", breakglass::auth::token_digest_hex(token));
             ExitCode::SUCCESS
         }
+        cli::Command::Audit(cli::Audit::Export {
+            since,
+            until,
+            output,
+            api,
+        }) => match cli::export(since, until, output, api) {
+            Ok(out) => {
+                let _ = std::io::stderr().write_all(out.as_bytes());
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e.to_string()),
+        },
+        cli::Command::Audit(cli::Audit::Verify { config, json }) => verify(&config, json),
         cli::Command::Responder(command) => match cli::run(command) {
             Ok(out) => {
                 // A closed pipe (`| head`) is not an error worth a panic.
@@ -61,6 +74,50 @@ fn main() -> ExitCode {
             }
             Err(e) => fail(&e.to_string()),
         },
+    }
+}
+
+/// `breakglass audit verify`: exit 0 if every shard's chain holds, 1 if one is broken, 2 if it
+/// could not be checked.
+fn verify(path: &std::path::Path, json: bool) -> ExitCode {
+    let config = match Config::load(path) {
+        Ok(c) => c,
+        Err(e) => return fail(&format!("invalid config {}: {e}", path.display())),
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
+    };
+    let report = runtime.block_on(async {
+        let metrics = breakglass::metrics::Metrics::new();
+        let store = breakglass::store::Store::connect(&config.redis, metrics.redis_errors.clone())
+            .map_err(|e| e.to_string())?;
+        breakglass::audit::verify::verify(&store, config.audit.key.as_ref())
+            .await
+            .map_err(|e| e.to_string())
+    });
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("breakglass: cannot verify the audit trail: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+    } else {
+        print!("{}", breakglass::audit::verify::summary(&report));
+    }
+    if report.is_intact() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }
 

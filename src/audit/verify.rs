@@ -82,6 +82,42 @@ impl Report {
     }
 }
 
+/// The report in words: one line per shard that has events, then the verdict.
+pub fn summary(report: &Report) -> String {
+    let mut out = String::new();
+    for s in report
+        .shards
+        .iter()
+        .filter(|s| s.last_seq > 0 || s.broken.is_some())
+    {
+        out.push_str(&format!(
+            "shard {:>2}: {} sealed, {} not sealed yet, last seq {}{}\n",
+            s.shard,
+            s.sealed,
+            s.unsealed,
+            s.last_seq,
+            match &s.broken {
+                Some(_) => ", BROKEN",
+                None => "",
+            }
+        ));
+    }
+    for b in report.broken() {
+        out.push_str(&format!("BROKEN: {b}\n"));
+    }
+    if !report.keyed {
+        out.push_str("note: no [audit] key in the config, so seals were not checked; digests only detect edits by someone who did not recompute them\n");
+    }
+    if report.is_intact() {
+        out.push_str(&format!(
+            "ok: {} events verified, {} not sealed yet\n",
+            report.sealed(),
+            report.unsealed()
+        ));
+    }
+    out
+}
+
 /// Verify every shard.
 pub async fn verify(store: &Store, key: Option<&Secret>) -> Result<Report, SealError> {
     let mut report = Report {
@@ -268,14 +304,16 @@ impl Walk {
         };
         match e.seq() {
             Some(seq) if seq == *expected => {}
-            Some(seq) if seq > *expected => return Err(brk(
-                &e.id,
-                *expected,
-                format!(
+            Some(seq) if seq > *expected => {
+                return Err(brk(
+                    &e.id,
+                    *expected,
+                    format!(
                     "entries seq {expected}..{} are missing before this one (seq {seq}): deleted",
                     seq - 1
                 ),
-            )),
+                ))
+            }
             Some(seq) => {
                 return Err(brk(
                     &e.id,

@@ -53,6 +53,8 @@ pub enum CliError {
     Request { url: String, reason: String },
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
+    #[error("cannot write the output: {0}")]
+    Write(String),
 }
 
 /// A successful (2xx) answer with a JSON body.
@@ -83,6 +85,8 @@ impl Answer {
 
 pub struct Client {
     http: reqwest::Client,
+    /// For downloads of any length: no overall deadline, but each read must come in time.
+    download: reqwest::Client,
     base: Url,
     token: breakglass::secret::Secret,
 }
@@ -110,8 +114,19 @@ impl Client {
                 url: shown(&base),
                 reason: innermost(&e),
             })?;
+        let download = reqwest::Client::builder()
+            .connect_timeout(TIMEOUT)
+            .read_timeout(TIMEOUT)
+            .user_agent(concat!("breakglass-cli/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| CliError::Request {
+                url: shown(&base),
+                reason: innermost(&e),
+            })?;
         Ok(Self {
             http,
+            download,
             base,
             token: breakglass::secret::Secret::new(token),
         })
@@ -145,6 +160,41 @@ impl Client {
             .query(query)
             .bearer_auth(self.token.expose());
         self.answer(request).await
+    }
+
+    /// A GET whose answer is a document (CSV, HTML, NDJSON...) rather than JSON: its body is
+    /// handed to `sink` chunk by chunk as it arrives. Returns the bytes written.
+    pub async fn download(
+        &self,
+        path: &[&str],
+        query: &[(&str, &str)],
+        mut sink: impl FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> Result<u64, CliError> {
+        let url = shown(&self.base);
+        let mut response = self
+            .download
+            .get(self.url(path))
+            .query(query)
+            .bearer_auth(self.token.expose())
+            .send()
+            .await
+            .map_err(|e| transport(&url, &e))?;
+        let status = response.status();
+        if !status.is_success() {
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .map(str::to_owned);
+            let body = response.text().await.map_err(|e| transport(&url, &e))?;
+            return Err(refusal(url, status, location, &body));
+        }
+        let mut written = 0u64;
+        while let Some(chunk) = response.chunk().await.map_err(|e| transport(&url, &e))? {
+            sink(&chunk).map_err(|e| CliError::Write(e.to_string()))?;
+            written += chunk.len() as u64;
+        }
+        Ok(written)
     }
 
     fn url(&self, path: &[&str]) -> Url {

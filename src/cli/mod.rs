@@ -10,6 +10,7 @@
 pub mod client;
 pub mod output;
 
+use std::io::Write as _;
 use std::path::PathBuf;
 
 use breakglass::secret::Secret;
@@ -47,6 +48,9 @@ pub enum Command {
     },
     /// Print the hex SHA-256 of an API token read from standard input, for `[[auth.tokens]] sha256`.
     HashToken,
+    /// The audit trail: verify its chain, export a time range, archive old events.
+    #[command(subcommand)]
+    Audit(Audit),
     #[command(flatten)]
     Responder(Responder),
 }
@@ -54,6 +58,22 @@ pub enum Command {
 /// The commands a responder runs against a running service.
 #[derive(Debug, Subcommand)]
 pub enum Responder {
+    /// Download an incident's post-incident review: every binding from request to removal, and
+    /// every audit event (the incident's responders and admins).
+    Review {
+        /// The incident, as `<source>:<id>`, e.g. pagerduty:PFQZPSY.
+        #[arg(value_name = "INCIDENT")]
+        incident: String,
+        /// md (Markdown, to paste into a review document), html (a self-contained page with a
+        /// timeline), csv (for a spreadsheet) or json.
+        #[arg(long, default_value = "md", value_parser = ["md", "html", "csv", "json"])]
+        format: String,
+        /// Write to this file instead of standard output.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
     /// Ask for a role on an incident you are on call for; prints the `aws sts assume-role` command.
     Elevate {
         /// The incident, as `<source>:<id>`, e.g. pagerduty:PFQZPSY (see `breakglass incidents`).
@@ -100,6 +120,34 @@ pub enum Responder {
     },
 }
 
+/// `breakglass audit ...`.
+#[derive(Debug, Subcommand)]
+pub enum Audit {
+    /// Recompute every shard's hash chain and check its seals against the [audit] key; exits 1
+    /// naming the first broken link of each broken shard. Reads Redis directly.
+    Verify {
+        #[arg(long, env = "BREAKGLASS_CONFIG")]
+        config: PathBuf,
+        /// Print the whole report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stream a time range of the audit trail as NDJSON (admins only), for a SIEM or an archive.
+    Export {
+        /// Start of the range (RFC 3339, e.g. 2026-11-01T00:00:00Z); default: the beginning.
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        /// End of the range (RFC 3339); default: now.
+        #[arg(long, value_name = "TIME")]
+        until: Option<String>,
+        /// Write to this file instead of standard output.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+}
+
 /// Where the service is and who is asking; on every responder command.
 #[derive(Debug, Args)]
 pub struct ApiArgs {
@@ -141,8 +189,72 @@ pub fn run(command: Responder) -> Result<String, CliError> {
     runtime.block_on(execute(command))
 }
 
+/// Where a download goes: a file (created, or replaced) or standard output.
+fn sink(output: Option<&std::path::Path>) -> Result<Box<dyn std::io::Write>, CliError> {
+    match output {
+        Some(path) => std::fs::File::create(path)
+            .map(|f| Box::new(std::io::BufWriter::new(f)) as Box<dyn std::io::Write>)
+            .map_err(|e| CliError::Write(format!("{}: {e}", path.display()))),
+        None => Ok(Box::new(std::io::stdout().lock())),
+    }
+}
+
+/// Fetch a document into `output` (a file, or standard output).
+async fn download(
+    api: &ApiArgs,
+    path: &[&str],
+    query: &[(&str, &str)],
+    output: Option<&std::path::Path>,
+) -> Result<String, CliError> {
+    let client = Client::new(api)?;
+    let mut out = sink(output)?;
+    let written = client
+        .download(path, query, |chunk| out.write_all(chunk))
+        .await?;
+    out.flush().map_err(|e| CliError::Write(e.to_string()))?;
+    Ok(match output {
+        Some(path) => format!("wrote {written} bytes to {}\n", path.display()),
+        None => String::new(),
+    })
+}
+
+/// Run `breakglass audit export`.
+pub fn export(
+    since: Option<String>,
+    until: Option<String>,
+    output: Option<PathBuf>,
+    api: ApiArgs,
+) -> Result<String, CliError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::Runtime)?;
+    let mut query = Vec::new();
+    if let Some(s) = since.as_deref() {
+        query.push(("since", s));
+    }
+    if let Some(u) = until.as_deref() {
+        query.push(("until", u));
+    }
+    runtime.block_on(download(&api, &["v1", "audit"], &query, output.as_deref()))
+}
+
 async fn execute(command: Responder) -> Result<String, CliError> {
     match command {
+        Responder::Review {
+            incident,
+            format,
+            output,
+            api,
+        } => {
+            download(
+                &api,
+                &["v1", "incidents", &incident, "review"],
+                &[("format", &format)],
+                output.as_deref(),
+            )
+            .await
+        }
         Responder::Elevate {
             incident,
             role,

@@ -7,6 +7,7 @@ mod elevations;
 mod error;
 mod incidents;
 mod ops;
+mod review;
 mod webhooks;
 
 use std::net::{IpAddr, SocketAddr};
@@ -72,6 +73,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/audit", get(audit::export))
         .route("/v1/incidents", get(incidents::list))
         .route("/v1/incidents/{id}", get(incidents::get))
+        .route("/v1/incidents/{id}/review", get(review::get))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

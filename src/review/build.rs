@@ -258,13 +258,18 @@ fn binding_review(
     }
 }
 
+/// A time from the record, to the millisecond.
+fn ms_text(v: &Value) -> Option<String> {
+    time(v).map(crate::audit::rfc3339)
+}
+
 /// The IAM steps of a revocation, in words.
 fn how(iam: &Value) -> String {
     if iam["already_gone"] == true {
         return "the role was already gone from IAM".into();
     }
     let mut steps = Vec::new();
-    if let Some(t) = text(&iam["sessions_denied_before"]) {
+    if let Some(t) = ms_text(&iam["sessions_denied_before"]) {
         steps.push(format!("sessions issued before {t} denied"));
     }
     let list = |v: &Value| -> Vec<String> {
@@ -280,7 +285,7 @@ fn how(iam: &Value) -> String {
     if !managed.is_empty() {
         steps.push(format!("managed policy {} detached", managed.join(", ")));
     }
-    steps.push(match text(&iam["role_deleted_at"]) {
+    steps.push(match ms_text(&iam["role_deleted_at"]) {
         Some(t) => format!("role deleted at {t} (IAM confirmed)"),
         None => "role deleted".into(),
     });
@@ -294,7 +299,7 @@ pub fn summary(e: &Entry) -> String {
     let opt = |v: &Value| v.as_str().map(|x| format!(": {x}")).unwrap_or_default();
     match e.kind.as_str() {
         "webhook.applied" => format!(
-            "{} `{}` applied ({} → {}){}",
+            "{} {} applied ({} → {}){}",
             e.actor,
             s(&d["kind"]),
             d["status_before"].as_str().unwrap_or("new"),
@@ -351,7 +356,7 @@ pub fn summary(e: &Entry) -> String {
         "binding.granted" => format!(
             "role {} created, expires {}",
             s(&d["role_arn"]),
-            s(&d["expires_at"])
+            ms_text(&d["expires_at"]).unwrap_or_else(|| "?".into())
         ),
         "binding.grant_failed" => format!("grant failed and rolled back{}", opt(&d["error"])),
         "binding.revoking" => format!("revocation started: {}", s(&d["reason"])),

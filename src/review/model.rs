@@ -154,7 +154,7 @@ pub struct Window {
     pub end: DateTime<Utc>,
 }
 
-/// `1h 02m 03s`, `4m 05s`, `6.789s`, `120ms`.
+/// `3d 04h 05m`, `1h 02m 03s`, `4m 05s`, `6.789s`, `120ms`.
 pub fn human_duration(ms: i64) -> String {
     let sign = if ms < 0 { "-" } else { "" };
     let ms = ms.unsigned_abs();
@@ -163,7 +163,9 @@ pub fn human_duration(ms: i64) -> String {
     }
     let secs = ms / 1000;
     let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
-    if h > 0 {
+    if h >= 48 {
+        format!("{sign}{}d {:02}h {m:02}m", h / 24, h % 24)
+    } else if h > 0 {
         format!("{sign}{h}h {m:02}m {s:02}s")
     } else if m > 0 {
         format!("{sign}{m}m {s:02}s")
@@ -184,5 +186,9 @@ mod tests {
         assert_eq!(human_duration(245_000), "4m 05s");
         assert_eq!(human_duration(3_723_000), "1h 02m 03s");
         assert_eq!(human_duration(-1500), "-1.500s");
+        assert_eq!(
+            human_duration(((3 * 24 + 4) * 3600 + 5 * 60) * 1000),
+            "3d 04h 05m"
+        );
     }
 }

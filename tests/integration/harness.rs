@@ -21,6 +21,8 @@ pub const ONCALL_TOKEN: &str = "oncall-token";
 pub const ALICE_TOKEN: &str = "alice-api-token";
 pub const BOB_TOKEN: &str = "bob-api-token";
 pub const ADMIN_TOKEN: &str = "admin-api-token";
+/// The audit seal key of the test config.
+pub const AUDIT_KEY: &str = "test-audit-key-0123456789abcdef0123456789abcdef";
 
 pub fn fixture(path: &str) -> Vec<u8> {
     let full = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -243,6 +245,12 @@ pub fn config_toml(redis_url: &str, extra: &Extra) -> String {
     } else {
         NO_IAM
     };
+    // Sealed quickly, so that tests see their events chained within moments.
+    let audit = if extra.tail.contains("[audit]") {
+        String::new()
+    } else {
+        format!("\n[audit]\nkey = \"{AUDIT_KEY}\"\nseal_interval = \"20ms\"\n")
+    };
     format!(
         r#"
 [server]
@@ -291,6 +299,7 @@ pagerduty = "PI9DT01"
 opsgenie = "user2@ifountain.com"
 {tail}
 {aws}
+{audit}
 "#,
         server = extra.server,
         pagerduty = extra.pagerduty,
@@ -307,6 +316,10 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub redis: Redis,
     pub http: reqwest::Client,
+    /// The config the app runs with.
+    pub config: Config,
+    /// The config file's text, for the binary's operator commands.
+    pub config_text: String,
     shutdown: ShutdownHandle,
 }
 
@@ -336,9 +349,9 @@ impl TestApp {
     /// Start with additions to the test config.
     pub async fn start_with(extra: Extra<'_>) -> TestApp {
         let redis = Redis::start();
-        let config =
-            Config::from_toml_str(&config_toml(&redis.url(), &extra)).expect("test config");
-        let app = App::build(config).await.expect("app starts");
+        let config_text = config_toml(&redis.url(), &extra);
+        let config = Config::from_toml_str(&config_text).expect("test config");
+        let app = App::build(config.clone()).await.expect("app starts");
         let addr = app.addr();
         let shutdown = app.shutdown_handle();
         tokio::spawn(app.wait());
@@ -346,7 +359,36 @@ impl TestApp {
             addr,
             redis,
             http: reqwest::Client::new(),
+            config,
+            config_text,
             shutdown,
+        }
+    }
+
+    /// A store on the app's Redis, for the library's own readers (verify, sealer).
+    pub fn store(&self) -> breakglass::store::Store {
+        breakglass::store::Store::connect(&self.config.redis, Default::default()).expect("store")
+    }
+
+    /// Wait until every audit event is sealed; returns the verify report then.
+    pub async fn until_sealed(&self) -> breakglass::audit::verify::Report {
+        let store = self.store();
+        let started = Instant::now();
+        loop {
+            let report = breakglass::audit::verify::verify(
+                &store,
+                Some(&breakglass::secret::Secret::new(AUDIT_KEY)),
+            )
+            .await
+            .expect("verify");
+            if report.unsealed() == 0 || !report.is_intact() {
+                return report;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "events still unsealed: {report:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
