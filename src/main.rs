@@ -65,7 +65,18 @@ fn main() -> ExitCode {
             }
             Err(e) => fail(&e.to_string()),
         },
-        cli::Command::Audit(cli::Audit::Verify { config, json }) => verify(&config, json),
+        cli::Command::Audit(cli::Audit::Verify {
+            config,
+            json,
+            archive,
+        }) if !archive.is_empty() => verify_files(&config, &archive, json),
+        cli::Command::Audit(cli::Audit::Verify { config, json, .. }) => verify(&config, json),
+        cli::Command::Audit(cli::Audit::Archive {
+            config,
+            before,
+            dir,
+            trim,
+        }) => archive(&config, &before, &dir, trim),
         cli::Command::Responder(command) => match cli::run(command) {
             Ok(out) => {
                 // A closed pipe (`| head`) is not an error worth a panic.
@@ -74,6 +85,129 @@ fn main() -> ExitCode {
             }
             Err(e) => fail(&e.to_string()),
         },
+    }
+}
+
+/// The store of a config file, for the operator commands that read Redis directly.
+fn operator_store(
+    path: &std::path::Path,
+) -> Result<(Config, breakglass::store::Store, tokio::runtime::Runtime), ExitCode> {
+    let config =
+        Config::load(path).map_err(|e| fail(&format!("invalid config {}: {e}", path.display())))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| fail(&format!("cannot start the async runtime: {e}")))?;
+    let metrics = breakglass::metrics::Metrics::new();
+    // The connection manager needs a runtime to be created in.
+    let store = runtime
+        .block_on(async {
+            breakglass::store::Store::connect(&config.redis, metrics.redis_errors.clone())
+        })
+        .map_err(|e| fail(&format!("cannot use [redis] url: {e}")))?;
+    Ok((config, store, runtime))
+}
+
+/// `breakglass audit archive`.
+fn archive(path: &std::path::Path, before: &str, dir: &std::path::Path, trim: bool) -> ExitCode {
+    let before = match chrono::DateTime::parse_from_rfc3339(before) {
+        Ok(t) if t.timestamp_millis() > 0 => t.timestamp_millis() as u64,
+        _ => {
+            return fail(&format!(
+                "--before `{before}` is not an RFC 3339 time such as 2026-01-01T00:00:00Z"
+            ))
+        }
+    };
+    let (config, store, runtime) = match operator_store(path) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    // Every shard's chain must hold before any is archived: a break is for a person to look
+    // at, and trimming around it would destroy the evidence.
+    match runtime.block_on(breakglass::audit::verify::verify(
+        &store,
+        config.audit.key.as_ref(),
+    )) {
+        Ok(report) if report.is_intact() => {}
+        Ok(report) => {
+            let first = report
+                .broken()
+                .next()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            return fail(&format!(
+                "the audit chain is broken ({first}); nothing archived. Run `breakglass audit verify` and investigate first"
+            ));
+        }
+        Err(e) => {
+            return fail(&format!(
+                "cannot verify the audit trail before archiving: {e}"
+            ))
+        }
+    }
+    let mut archived = 0u64;
+    for shard in 0..breakglass::store::SHARDS {
+        let done = runtime.block_on(breakglass::audit::archive::archive_shard(
+            &store,
+            shard,
+            before,
+            dir,
+            config.audit.key.as_ref(),
+            trim,
+        ));
+        match done {
+            Ok(Some(a)) => {
+                archived += a.events;
+                println!(
+                    "shard {:>2}: seq {}..{} ({} events) -> {} sha256 {}{}",
+                    a.shard,
+                    a.first_seq,
+                    a.last_seq,
+                    a.events,
+                    a.file.display(),
+                    a.sha256,
+                    if a.trimmed {
+                        ", trimmed from Redis"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            Ok(None) => {}
+            Err(e) => return fail(&format!("archive stopped: {e}")),
+        }
+    }
+    println!("{archived} events archived");
+    ExitCode::SUCCESS
+}
+
+/// `breakglass audit verify --archive FILE...`.
+fn verify_files(path: &std::path::Path, files: &[std::path::PathBuf], json: bool) -> ExitCode {
+    let config = match Config::load(path) {
+        Ok(c) => c,
+        Err(e) => return fail(&format!("invalid config {}: {e}", path.display())),
+    };
+    let report = match breakglass::audit::archive::verify_files(files, config.audit.key.as_ref()) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("breakglass: cannot read the archive: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+    } else if let Some(b) = &report.broken {
+        println!("BROKEN: {b}");
+    } else {
+        println!("ok: {} archived events verified", report.events);
+    }
+    if report.broken.is_none() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }
 

@@ -54,6 +54,9 @@ pub struct ShardReport {
     pub last_seq: u64,
     /// The chain head: the newest sealed entry's digest (hex).
     pub head: Option<String>,
+    /// Where the chain starts when older entries were archived and trimmed: the last archived
+    /// sequence number.
+    pub archived_through: Option<u64>,
     pub broken: Option<Break>,
 }
 
@@ -91,11 +94,15 @@ pub fn summary(report: &Report) -> String {
         .filter(|s| s.last_seq > 0 || s.broken.is_some())
     {
         out.push_str(&format!(
-            "shard {:>2}: {} sealed, {} not sealed yet, last seq {}{}\n",
+            "shard {:>2}: {} sealed, {} not sealed yet, last seq {}{}{}\n",
             s.shard,
             s.sealed,
             s.unsealed,
             s.last_seq,
+            match s.archived_through {
+                Some(n) => format!(", seq 1..{n} archived"),
+                None => String::new(),
+            },
             match &s.broken {
                 Some(_) => ", BROKEN",
                 None => "",
@@ -157,6 +164,27 @@ pub async fn verify_shard(
     key: Option<&Secret>,
 ) -> Result<ShardReport, SealError> {
     let anchor = super::archive::anchor(store, shard).await?;
+    if let (Some(a), Some(key)) = (&anchor, key) {
+        let ok = a
+            .seal
+            .as_deref()
+            .is_some_and(|m| chain::seal_matches(key.expose().as_bytes(), &a.digest, m));
+        if !ok {
+            return Ok(ShardReport {
+                shard,
+                last_seq: a.seq,
+                archived_through: Some(a.seq),
+                broken: Some(Break {
+                    shard,
+                    id: a.id.clone(),
+                    seq: a.seq,
+                    what: "the archival anchor's seal does not check with the [audit] key: forged"
+                        .into(),
+                }),
+                ..ShardReport::default()
+            });
+        }
+    }
     let (mut prev, mut expected, start) = match &anchor {
         Some(a) => (a.digest, a.seq + 1, a.id.clone()),
         None => (chain::GENESIS, 1, "0-0".to_string()),
@@ -167,6 +195,7 @@ pub async fn verify_shard(
         report: ShardReport {
             shard,
             last_seq: expected - 1,
+            archived_through: anchor.as_ref().map(|a| a.seq),
             ..ShardReport::default()
         },
         first_unsealed: None,

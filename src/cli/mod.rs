@@ -131,6 +131,25 @@ pub enum Audit {
         /// Print the whole report as JSON.
         #[arg(long)]
         json: bool,
+        /// Check these archive files (from `audit archive`) instead of Redis.
+        #[arg(long, value_name = "FILE", num_args = 1..)]
+        archive: Vec<PathBuf>,
+    },
+    /// Write every sealed event older than --before to one NDJSON file per shard in --dir,
+    /// checking the chain on the way; with --trim, then remove them from Redis, leaving an
+    /// anchor where the chain continues and an `audit.archived` event. Reads Redis directly.
+    Archive {
+        #[arg(long, env = "BREAKGLASS_CONFIG")]
+        config: PathBuf,
+        /// Archive events recorded before this time (RFC 3339, e.g. 2026-01-01T00:00:00Z).
+        #[arg(long, value_name = "TIME")]
+        before: String,
+        /// Where to write the files (created if missing).
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// Remove the archived events from Redis once their files are safely on disk.
+        #[arg(long)]
+        trim: bool,
     },
     /// Stream a time range of the audit trail as NDJSON (admins only), for a SIEM or an archive.
     Export {

@@ -9,6 +9,7 @@ mod moto;
 mod api_audit;
 mod api_incidents;
 mod api_oidc;
+mod audit_archive;
 mod audit_chain;
 mod cli;
 mod config_startup;
