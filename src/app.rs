@@ -123,7 +123,7 @@ impl App {
         }
         let sealer = Sealer::new(
             state.store.clone(),
-            state.config.audit.key.clone(),
+            crate::audit::chain::Keys::from_config(&state.config.audit),
             state.config.audit.seal_interval.into(),
             state.metrics.clone(),
         );

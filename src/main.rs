@@ -124,10 +124,8 @@ fn archive(path: &std::path::Path, before: &str, dir: &std::path::Path, trim: bo
     };
     // Every shard's chain must hold before any is archived: a break is for a person to look
     // at, and trimming around it would destroy the evidence.
-    match runtime.block_on(breakglass::audit::verify::verify(
-        &store,
-        config.audit.key.as_ref(),
-    )) {
+    let keys = breakglass::audit::chain::Keys::from_config(&config.audit);
+    match runtime.block_on(breakglass::audit::verify::verify_with(&store, &keys)) {
         Ok(report) if report.is_intact() => {}
         Ok(report) => {
             let first = report
@@ -148,12 +146,7 @@ fn archive(path: &std::path::Path, before: &str, dir: &std::path::Path, trim: bo
     let mut archived = 0u64;
     for shard in 0..breakglass::store::SHARDS {
         let done = runtime.block_on(breakglass::audit::archive::archive_shard(
-            &store,
-            shard,
-            before,
-            dir,
-            config.audit.key.as_ref(),
-            trim,
+            &store, shard, before, dir, &keys, trim,
         ));
         match done {
             Ok(Some(a)) => {
@@ -187,7 +180,10 @@ fn verify_files(path: &std::path::Path, files: &[std::path::PathBuf], json: bool
         Ok(c) => c,
         Err(e) => return fail(&format!("invalid config {}: {e}", path.display())),
     };
-    let report = match breakglass::audit::archive::verify_files(files, config.audit.key.as_ref()) {
+    let report = match breakglass::audit::archive::verify_files(
+        files,
+        &breakglass::audit::chain::Keys::from_config(&config.audit),
+    ) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("breakglass: cannot read the archive: {e}");
@@ -214,25 +210,14 @@ fn verify_files(path: &std::path::Path, files: &[std::path::PathBuf], json: bool
 /// `breakglass audit verify`: exit 0 if every shard's chain holds, 1 if one is broken, 2 if it
 /// could not be checked.
 fn verify(path: &std::path::Path, json: bool) -> ExitCode {
-    let config = match Config::load(path) {
-        Ok(c) => c,
-        Err(e) => return fail(&format!("invalid config {}: {e}", path.display())),
+    let (config, store, runtime) = match operator_store(path) {
+        Ok(x) => x,
+        Err(code) => return code,
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
-    };
-    let report = runtime.block_on(async {
-        let metrics = breakglass::metrics::Metrics::new();
-        let store = breakglass::store::Store::connect(&config.redis, metrics.redis_errors.clone())
-            .map_err(|e| e.to_string())?;
-        breakglass::audit::verify::verify(&store, config.audit.key.as_ref())
-            .await
-            .map_err(|e| e.to_string())
-    });
+    let keys = breakglass::audit::chain::Keys::from_config(&config.audit);
+    let report = runtime
+        .block_on(breakglass::audit::verify::verify_with(&store, &keys))
+        .map_err(|e| e.to_string());
     let report = match report {
         Ok(r) => r,
         Err(e) => {

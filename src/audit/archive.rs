@@ -102,7 +102,7 @@ pub async fn archive_shard(
     shard: u16,
     before_ms: u64,
     dir: &std::path::Path,
-    key: Option<&crate::secret::Secret>,
+    keys: &chain::Keys,
     trim: bool,
 ) -> Result<Option<Archived>, ArchiveError> {
     use std::io::Write as _;
@@ -159,10 +159,7 @@ pub async fn archive_shard(
             let digest = chain::digest(&prev, shard, &raw);
             let sealed_ok = raw.seq() == Some(expected)
                 && seal.text("h") == Some(hex::encode(digest).as_str())
-                && key.is_none_or(|k| {
-                    seal.text("m")
-                        .is_some_and(|m| chain::seal_matches(k.expose().as_bytes(), &digest, m))
-                });
+                && (!keys.keyed() || seal.text("m").is_some_and(|m| keys.checks(&digest, m)));
             if !sealed_ok {
                 return Err(ArchiveError::Broken {
                     shard,
@@ -270,7 +267,7 @@ pub struct FilesReport {
 /// its entry, and every seal must check with `key`.
 pub fn verify_files(
     files: &[std::path::PathBuf],
-    key: Option<&crate::secret::Secret>,
+    keys: &chain::Keys,
 ) -> Result<FilesReport, std::io::Error> {
     use std::io::BufRead as _;
 
@@ -321,11 +318,7 @@ pub fn verify_files(
             Some("does not follow the line before it in its shard (missing or reordered lines)")
         } else if hex::encode(digest) != l.hash {
             Some("its digest does not match its content: altered")
-        } else if key.is_some_and(|k| {
-            !l.seal
-                .as_deref()
-                .is_some_and(|m| chain::seal_matches(k.expose().as_bytes(), &digest, m))
-        }) {
+        } else if keys.keyed() && !l.seal.as_deref().is_some_and(|m| keys.checks(&digest, m)) {
             Some("its seal does not check with the [audit] key")
         } else {
             None

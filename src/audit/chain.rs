@@ -109,6 +109,51 @@ pub fn seal_matches(key: &[u8], digest: &Digest, seal_hex: &str) -> bool {
     mac.verify_slice(&given).is_ok()
 }
 
+/// The keys of a deployment: the one it seals with, and earlier ones whose seals still check
+/// (after a rotation).
+#[derive(Clone, Default)]
+pub struct Keys {
+    pub current: Option<crate::secret::Secret>,
+    pub previous: Vec<crate::secret::Secret>,
+}
+
+impl Keys {
+    /// Just one key (or none).
+    pub fn single(key: Option<&crate::secret::Secret>) -> Self {
+        Self {
+            current: key.cloned(),
+            previous: Vec::new(),
+        }
+    }
+
+    pub fn from_config(audit: &crate::config::Audit) -> Self {
+        Self {
+            current: audit.key.clone(),
+            previous: audit.previous_keys.clone(),
+        }
+    }
+
+    /// Whether seals are made and checked at all.
+    pub fn keyed(&self) -> bool {
+        self.current.is_some()
+    }
+
+    /// The seal of `digest` under the current key (hex).
+    pub fn seal(&self, digest: &Digest) -> Option<String> {
+        self.current
+            .as_ref()
+            .map(|k| hex::encode(seal(k.expose().as_bytes(), digest)))
+    }
+
+    /// Whether `seal_hex` is the seal of `digest` under the current key or an earlier one.
+    pub fn checks(&self, digest: &Digest, seal_hex: &str) -> bool {
+        self.current
+            .iter()
+            .chain(&self.previous)
+            .any(|k| seal_matches(k.expose().as_bytes(), digest, seal_hex))
+    }
+}
+
 /// A digest from its hex form.
 pub fn parse_digest(hex_str: &str) -> Option<Digest> {
     hex::decode(hex_str).ok()?.try_into().ok()

@@ -97,9 +97,19 @@ pub async fn seal_shard(
     shard: u16,
     key: Option<&Secret>,
 ) -> Result<usize, SealError> {
+    seal_shard_with(store, shard, &chain::Keys::single(key)).await
+}
+
+/// [`seal_shard`] with a deployment's keys: seals with the current one, and continues a chain
+/// whose newest seal was made with the current or an earlier one.
+pub async fn seal_shard_with(
+    store: &Store,
+    shard: u16,
+    keys: &chain::Keys,
+) -> Result<usize, SealError> {
     let head = head(store, shard).await?;
-    if let (Some(key), Some(seal)) = (key, head.seal.as_deref()) {
-        if !chain::seal_matches(key.expose().as_bytes(), &head.digest, seal) {
+    if let (true, Some(seal)) = (keys.keyed(), head.seal.as_deref()) {
+        if !keys.checks(&head.digest, seal) {
             return Err(SealError::KeyMismatch { shard });
         }
     }
@@ -130,9 +140,8 @@ pub async fn seal_shard(
             .arg(&item.id)
             .arg("h")
             .arg(hex::encode(digest));
-        if let Some(key) = key {
-            cmd.arg("m")
-                .arg(hex::encode(chain::seal(key.expose().as_bytes(), &digest)));
+        if let Some(seal) = keys.seal(&digest) {
+            cmd.arg("m").arg(seal);
         }
         cmd.ignore();
         prev = digest;
@@ -190,7 +199,7 @@ pub async fn unsealed(store: &Store, shard: u16) -> Result<u64, SealError> {
 /// The background task.
 pub struct Sealer {
     store: Store,
-    key: Option<Secret>,
+    keys: chain::Keys,
     interval: Duration,
     metrics: Arc<Metrics>,
     holder: String,
@@ -198,15 +207,10 @@ pub struct Sealer {
 }
 
 impl Sealer {
-    pub fn new(
-        store: Store,
-        key: Option<Secret>,
-        interval: Duration,
-        metrics: Arc<Metrics>,
-    ) -> Self {
+    pub fn new(store: Store, keys: chain::Keys, interval: Duration, metrics: Arc<Metrics>) -> Self {
         Self {
             store,
-            key,
+            keys,
             interval,
             metrics,
             holder: uuid::Uuid::new_v4().to_string(),
@@ -263,7 +267,7 @@ impl Sealer {
         }
         let mut total = 0;
         loop {
-            let n = seal_shard(&self.store, shard, self.key.as_ref()).await?;
+            let n = seal_shard_with(&self.store, shard, &self.keys).await?;
             total += n;
             if n < BATCH {
                 return Ok(total);

@@ -127,12 +127,17 @@ pub fn summary(report: &Report) -> String {
 
 /// Verify every shard.
 pub async fn verify(store: &Store, key: Option<&Secret>) -> Result<Report, SealError> {
+    verify_with(store, &chain::Keys::single(key)).await
+}
+
+/// Verify every shard, accepting seals of the current key and of earlier ones.
+pub async fn verify_with(store: &Store, keys: &chain::Keys) -> Result<Report, SealError> {
     let mut report = Report {
-        keyed: key.is_some(),
+        keyed: keys.keyed(),
         shards: Vec::new(),
     };
     for shard in 0..SHARDS {
-        report.shards.push(verify_shard(store, shard, key).await?);
+        report.shards.push(verify_shard(store, shard, keys).await?);
     }
     Ok(report)
 }
@@ -161,14 +166,11 @@ async fn range(
 pub async fn verify_shard(
     store: &Store,
     shard: u16,
-    key: Option<&Secret>,
+    keys: &chain::Keys,
 ) -> Result<ShardReport, SealError> {
     let anchor = super::archive::anchor(store, shard).await?;
-    if let (Some(a), Some(key)) = (&anchor, key) {
-        let ok = a
-            .seal
-            .as_deref()
-            .is_some_and(|m| chain::seal_matches(key.expose().as_bytes(), &a.digest, m));
+    if let (Some(a), true) = (&anchor, keys.keyed()) {
+        let ok = a.seal.as_deref().is_some_and(|m| keys.checks(&a.digest, m));
         if !ok {
             return Ok(ShardReport {
                 shard,
@@ -191,7 +193,7 @@ pub async fn verify_shard(
     };
     let mut walk = Walk {
         shard,
-        key: key.map(|k| k.expose().as_bytes().to_vec()),
+        keys: keys.keyed().then(|| keys.clone()),
         report: ShardReport {
             shard,
             last_seq: expected - 1,
@@ -312,7 +314,7 @@ fn order(id: &str) -> (u64, u64) {
 
 struct Walk {
     shard: u16,
-    key: Option<Vec<u8>>,
+    keys: Option<chain::Keys>,
     report: ShardReport,
     first_unsealed: Option<(String, u64)>,
 }
@@ -383,11 +385,8 @@ impl Walk {
                             .into(),
                     ));
                 }
-                if let Some(key) = &self.key {
-                    if !s
-                        .text("m")
-                        .is_some_and(|m| chain::seal_matches(key, &digest, m))
-                    {
+                if let Some(keys) = &self.keys {
+                    if !s.text("m").is_some_and(|m| keys.checks(&digest, m)) {
                         return Err(brk(
                             &e.id,
                             *expected,

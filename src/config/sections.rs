@@ -176,6 +176,8 @@ pub struct Audit {
     /// one the chain is still computed, but only detects edits by someone who does not
     /// recompute it.
     pub key: Option<Secret>,
+    /// Earlier keys, whose seals still verify after a rotation (nothing is sealed with them).
+    pub previous_keys: Vec<Secret>,
     /// How often each replica looks for new entries to seal.
     pub seal_interval: ConfigDuration,
 }
@@ -184,6 +186,7 @@ impl Default for Audit {
     fn default() -> Self {
         Self {
             key: None,
+            previous_keys: Vec::new(),
             seal_interval: ConfigDuration::millis(200),
         }
     }

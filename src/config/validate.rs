@@ -28,6 +28,11 @@ impl Config {
                     "must be at least 32 characters; make one with `openssl rand -hex 32`",
                 ));
             }
+        } else if !self.audit.previous_keys.is_empty() {
+            return Err(ConfigError::new(
+                "audit.previous_keys",
+                "needs audit.key: previous keys only check old seals, the current key makes new ones",
+            ));
         }
         let interval = self.audit.seal_interval.0;
         if interval < std::time::Duration::from_millis(10)

@@ -328,3 +328,42 @@ async fn when_the_audit_append_fails_the_change_fails_and_nothing_is_written() {
     tokio::time::sleep(Duration::from_millis(10)).await;
     assert!(app.until_sealed().await.is_intact());
 }
+
+#[tokio::test]
+async fn after_a_key_rotation_old_seals_still_check_and_sealing_goes_on() {
+    let (app, _) = with_sealed_history().await;
+    let shard = Store::shard_of(INCIDENT);
+    // The service is "restarted" with a new key: keep its sealer (old key) off the shard.
+    let _: () = redis::cmd("SET")
+        .arg(app.store().key(shard, "audit:sealer"))
+        .arg("new-replica")
+        .arg("EX")
+        .arg(600)
+        .query(&mut app.redis.conn())
+        .unwrap();
+    let reopened = edit(
+        &fixture("pagerduty/incident.reopened.json"),
+        "Q05XJA8GDXGOB3",
+        "PFQZPSY",
+    );
+    assert_eq!(app.pagerduty(&reopened).await.0, StatusCode::ACCEPTED);
+    let rotated = chain::Keys {
+        current: Some(Secret::new("the-new-audit-key-0000000000000000000000")),
+        previous: vec![Secret::new(AUDIT_KEY)],
+    };
+    assert!(
+        sealer::seal_shard_with(&app.store(), shard, &rotated)
+            .await
+            .unwrap()
+            > 0
+    );
+    let report = verify::verify_with(&app.store(), &rotated).await.unwrap();
+    assert!(report.is_intact() && report.unsealed() == 0, "{report:?}");
+    // Without the previous key, the old seals no longer check: the first one is named.
+    let only_new = chain::Keys {
+        previous: Vec::new(),
+        ..rotated.clone()
+    };
+    let b = only_break(&verify::verify_with(&app.store(), &only_new).await.unwrap());
+    assert_eq!(b.seq, 1);
+}
