@@ -51,6 +51,16 @@ pub enum ElevationError {
     Store(#[from] StoreError),
 }
 
+/// A requested duration as the audit trail keeps it: a short string or a number, nothing else
+/// (the request body is the caller's; the trail must not carry whatever they put there).
+fn bounded(duration: &serde_json::Value) -> serde_json::Value {
+    match duration {
+        serde_json::Value::String(s) => s.chars().take(64).collect::<String>().into(),
+        serde_json::Value::Number(_) => duration.clone(),
+        _ => serde_json::Value::Null,
+    }
+}
+
 impl ElevationError {
     /// The rule a refused request broke, for the audit trail; `None` for what is not a refusal.
     pub fn denial_rule(&self) -> Option<&'static str> {
@@ -147,7 +157,7 @@ impl Elevation {
                     &incident_id,
                     None,
                     json!({"role": req.role.chars().take(128).collect::<String>(), "rule": rule,
-                        "message": e.to_string(), "duration": req.duration,
+                        "message": e.to_string(), "duration": bounded(&req.duration),
                         "reason": req.reason.as_deref().map(|r| r.chars().take(1024).collect::<String>())}),
                 );
                 self.audit.append(&[denied]).await?;

@@ -109,6 +109,7 @@ async fn logs_never_contain_secrets_tokens_signatures_or_bodies_and_sigterm_stop
         OPSGENIE_TOKEN,
         ONCALL_TOKEN,
         ALICE_TOKEN,
+        AUDIT_KEY,
         "LEAKMARKER",
         "BODYMARKER",
         signature.trim_start_matches("v1="),

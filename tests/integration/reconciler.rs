@@ -21,6 +21,20 @@ async fn start() -> Elev {
     Elev::start_with_revocation("", "", r#"reconcile_interval = "1s""#).await
 }
 
+/// Wait until a counter reaches `at_least`: a pass counts what it did when it ends, a moment
+/// after IAM shows its work.
+async fn until_counter(e: &Elev, name: &str, at_least: u64) {
+    let started = Instant::now();
+    loop {
+        let n = counter(e, name).await;
+        if n >= at_least {
+            return;
+        }
+        assert!(started.elapsed() < WAIT, "{name} is {n}, not {at_least}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// A counter from `/metrics`, summed over its labels.
 async fn counter(e: &Elev, name: &str) -> u64 {
     let text = e
@@ -179,7 +193,15 @@ async fn roles_made_behind_the_services_back_under_the_path_are_removed() {
 
     e.until_no_roles(WAIT).await;
 
-    assert!(counter(&e, "breakglass_reconciler_roles_removed_total").await >= 3);
+    until_counter(&e, "breakglass_reconciler_roles_removed_total", 3).await;
+    // Each removal is evidence too.
+    let removed: Vec<_> = e
+        .app
+        .audit_entries()
+        .into_iter()
+        .filter(|(t, _, _)| t == "reconciler.role_removed")
+        .collect();
+    assert!(removed.len() >= 3, "{removed:?}");
     assert_no_role_outlives_its_incident_or_expiry(&e).await;
 }
 
@@ -334,7 +356,7 @@ async fn a_binding_stuck_in_revoking_off_the_schedule_is_requeued_and_its_role_r
 
     e.until_no_roles(WAIT).await;
 
-    assert!(counter(&e, "breakglass_reconciler_requeued_total").await >= 1);
+    until_counter(&e, "breakglass_reconciler_requeued_total", 1).await;
     let started = Instant::now();
     loop {
         let (_, read) = e
