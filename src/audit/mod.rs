@@ -94,13 +94,7 @@ impl Event {
         binding: Option<&str>,
         data: serde_json::Value,
     ) -> Self {
-        Self {
-            kind,
-            origin: origin.clone(),
-            incident: incident.to_string(),
-            binding: binding.unwrap_or_default().to_owned(),
-            data,
-        }
+        Self::loose(kind, origin, Some(incident.to_string()), binding, data)
     }
 
     /// An event whose incident may be unknown (a role found in IAM with no binding).
@@ -175,6 +169,28 @@ pub struct WebhookApplied<'a> {
 
 impl WebhookApplied<'_> {
     pub const TYPE: &'static str = "webhook.applied";
+}
+
+/// Up to `count` entries of a stream after the id `after` (exclusive), as stored.
+pub async fn entries_after(
+    store: &Store,
+    key: &str,
+    after: &str,
+    count: usize,
+) -> Result<Vec<chain::RawEntry>, StoreError> {
+    let mut conn = store.conn();
+    let reply: redis::streams::StreamRangeReply = store
+        .run(
+            redis::cmd("XRANGE")
+                .arg(key)
+                .arg(format!("({after}"))
+                .arg("+")
+                .arg("COUNT")
+                .arg(count)
+                .query_async(&mut conn),
+        )
+        .await?;
+    Ok(reply.ids.iter().map(chain::RawEntry::from_stream).collect())
 }
 
 /// The stream key of a shard.

@@ -113,31 +113,20 @@ pub async fn seal_shard_with(
             return Err(SealError::KeyMismatch { shard });
         }
     }
-    let mut conn = store.conn();
-    let reply: redis::streams::StreamRangeReply = store
-        .run(
-            redis::cmd("XRANGE")
-                .arg(super::stream_key(store, shard))
-                .arg(format!("({}", head.id))
-                .arg("+")
-                .arg("COUNT")
-                .arg(BATCH)
-                .query_async(&mut conn),
-        )
-        .await?;
-    if reply.ids.is_empty() {
+    let entries =
+        super::entries_after(store, &super::stream_key(store, shard), &head.id, BATCH).await?;
+    if entries.is_empty() {
         return Ok(0);
     }
     let seal_key = super::seal_key(store, shard);
     let mut prev = head.digest;
     let mut pipe = redis::pipe();
-    for item in &reply.ids {
-        let raw = RawEntry::from_stream(item);
-        let digest = chain::digest(&prev, shard, &raw);
+    for raw in &entries {
+        let digest = chain::digest(&prev, shard, raw);
         let cmd = pipe
             .cmd("XADD")
             .arg(&seal_key)
-            .arg(&item.id)
+            .arg(&raw.id)
             .arg("h")
             .arg(hex::encode(digest));
         if let Some(seal) = keys.seal(&digest) {
@@ -148,8 +137,9 @@ pub async fn seal_shard_with(
     }
     // Not atomic, and need not be: a seal refused because another replica wrote it first is
     // the same seal.
+    let mut conn = store.conn();
     let _: () = store.run(pipe.query_async(&mut conn)).await?;
-    Ok(reply.ids.len())
+    Ok(entries.len())
 }
 
 /// Whether the newest entry of a shard is unsealed: one round trip.
@@ -178,22 +168,12 @@ pub async fn has_work(store: &Store, shard: u16) -> Result<bool, StoreError> {
     })
 }
 
-/// Entries not sealed yet in one shard.
+/// Entries not sealed yet in one shard (counted up to [`BATCH`]).
 pub async fn unsealed(store: &Store, shard: u16) -> Result<u64, SealError> {
     let head = head(store, shard).await?;
-    let mut conn = store.conn();
-    let reply: redis::streams::StreamRangeReply = store
-        .run(
-            redis::cmd("XRANGE")
-                .arg(super::stream_key(store, shard))
-                .arg(format!("({}", head.id))
-                .arg("+")
-                .arg("COUNT")
-                .arg(BATCH)
-                .query_async(&mut conn),
-        )
-        .await?;
-    Ok(reply.ids.len() as u64)
+    let entries =
+        super::entries_after(store, &super::stream_key(store, shard), &head.id, BATCH).await?;
+    Ok(entries.len() as u64)
 }
 
 /// The background task.

@@ -147,19 +147,7 @@ async fn range(
     key: &str,
     after: &str,
 ) -> Result<Vec<RawEntry>, crate::store::StoreError> {
-    let mut conn = store.conn();
-    let reply: redis::streams::StreamRangeReply = store
-        .run(
-            redis::cmd("XRANGE")
-                .arg(key)
-                .arg(format!("({after}"))
-                .arg("+")
-                .arg("COUNT")
-                .arg(PAGE)
-                .query_async(&mut conn),
-        )
-        .await?;
-    Ok(reply.ids.iter().map(RawEntry::from_stream).collect())
+    super::entries_after(store, key, after, PAGE).await
 }
 
 /// Verify one shard.

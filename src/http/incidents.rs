@@ -54,11 +54,8 @@ impl From<Incident> for IncidentView {
     }
 }
 
-pub async fn get(
-    State(state): State<AppState>,
-    Caller(caller): Caller,
-    Path(id): Path<String>,
-) -> Result<Json<IncidentView>, ApiError> {
+/// The incident a path names: `400` for an id that is not `<source>:<id>`, `404` if unknown.
+pub(super) async fn find(state: &AppState, id: &str) -> Result<(IncidentId, Incident), ApiError> {
     let id: IncidentId = id
         .parse()
         .map_err(|e: crate::incidents::InvalidIncidentId| ApiError::invalid(e.to_string()))?;
@@ -68,6 +65,15 @@ pub async fn get(
             format!("no incident `{id}`; check the id, or whether the incident tool's webhook reached breakglass"),
         )
     })?;
+    Ok((id, incident))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<IncidentView>, ApiError> {
+    let (id, incident) = find(&state, &id).await?;
     if !caller.admin && !incident.is_or_was_responder(&caller.subject) {
         return Err(ApiError::forbidden(
             "you are not a responder on this incident; ask the incident commander to add you in the incident tool",

@@ -11,7 +11,6 @@ use serde::Deserialize;
 
 use super::error::ApiError;
 use super::{AppState, Caller};
-use crate::incidents::IncidentId;
 use crate::review::{self, render};
 
 #[derive(Debug, Deserialize)]
@@ -35,15 +34,7 @@ pub async fn get(
             "format must be one of json, csv, md, html",
         ));
     }
-    let id: IncidentId = id
-        .parse()
-        .map_err(|e: crate::incidents::InvalidIncidentId| ApiError::invalid(e.to_string()))?;
-    let incident = state.incidents.get(&id).await?.ok_or_else(|| {
-        ApiError::not_found(
-            "incident_not_found",
-            format!("no incident `{id}`; check the id, or whether the incident tool's webhook reached breakglass"),
-        )
-    })?;
+    let (id, incident) = super::incidents::find(&state, &id).await?;
     let bindings = state.elevation.for_incident(&id).await?;
     let involved = incident.is_or_was_responder(&caller.subject)
         || bindings.iter().any(|b| {

@@ -7,25 +7,8 @@ use std::time::Duration;
 use chrono::{SecondsFormat, Utc};
 use reqwest::StatusCode;
 
+use crate::elevation_support::resolve_body;
 use crate::harness::*;
-
-async fn bg(app: &TestApp, dir: &Path, args: &[&str]) -> (Option<i32>, String) {
-    let config = dir.join("breakglass.toml");
-    std::fs::write(&config, &app.config_text).unwrap();
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_breakglass"))
-        .args(args)
-        .arg("--config")
-        .arg(&config)
-        .output()
-        .await
-        .expect("run breakglass");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code(), text)
-}
 
 fn files(dir: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -53,16 +36,10 @@ async fn history() -> (TestApp, String) {
     tokio::time::sleep(Duration::from_millis(20)).await;
     let before = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
     tokio::time::sleep(Duration::from_millis(20)).await;
-    let resolved = edit(
-        &edit(
-            &fixture("pagerduty/incident.resolved.json"),
-            "PCPZE64",
-            "PFQZPSY",
-        ),
-        "2021-06-04T13:16:53.816Z",
-        "2021-06-04T14:16:53.816Z",
+    assert_eq!(
+        app.pagerduty(&resolve_body("PFQZPSY")).await.0,
+        StatusCode::ACCEPTED
     );
-    assert_eq!(app.pagerduty(&resolved).await.0, StatusCode::ACCEPTED);
     assert!(app.until_sealed().await.is_intact());
     (app, before)
 }
@@ -76,12 +53,9 @@ async fn archived_files_verify_alone_and_a_trimmed_chain_continues_from_its_anch
     let out_s = out.display().to_string();
 
     // Without --trim: files only; Redis keeps everything.
-    let (code, text) = bg(
-        &app,
-        dir.path(),
-        &["audit", "archive", "--before", &before, "--dir", &out_s],
-    )
-    .await;
+    let (code, text) = app
+        .operator(&["audit", "archive", "--before", &before, "--dir", &out_s])
+        .await;
     assert_eq!(code, Some(0), "{text}");
     let written = files(&out);
     assert_eq!(written.len(), 3, "{text}");
@@ -94,7 +68,7 @@ async fn archived_files_verify_alone_and_a_trimmed_chain_continues_from_its_anch
     let mut args = vec!["audit", "verify", "--archive"];
     let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
     args.extend(names.iter().map(String::as_str));
-    let (code, text) = bg(&app, dir.path(), &args).await;
+    let (code, text) = app.operator(&args).await;
     assert_eq!(code, Some(0), "{text}");
     assert!(
         text.contains(&format!("ok: {archived} archived events verified")),
@@ -104,14 +78,11 @@ async fn archived_files_verify_alone_and_a_trimmed_chain_continues_from_its_anch
     // With --trim: gone from Redis, the chain starts at the anchor, and one `audit.archived`
     // event per shard says so.
     std::fs::remove_dir_all(&out).unwrap();
-    let (code, text) = bg(
-        &app,
-        dir.path(),
-        &[
+    let (code, text) = app
+        .operator(&[
             "audit", "archive", "--before", &before, "--dir", &out_s, "--trim",
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("trimmed from Redis"), "{text}");
     let entries = app.audit_entries();
@@ -133,7 +104,7 @@ async fn archived_files_verify_alone_and_a_trimmed_chain_continues_from_its_anch
             .count(),
         3
     );
-    let (code, text) = bg(&app, dir.path(), &["audit", "verify"]).await;
+    let (code, text) = app.operator(&["audit", "verify"]).await;
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("archived"), "{text}");
 
@@ -187,7 +158,7 @@ async fn archived_files_verify_alone_and_a_trimmed_chain_continues_from_its_anch
         .collect();
     let mut args = vec!["audit", "verify", "--archive"];
     args.extend(names.iter().map(String::as_str));
-    let (code, text) = bg(&app, dir.path(), &args).await;
+    let (code, text) = app.operator(&args).await;
     assert_eq!(code, Some(1), "{text}");
     assert!(
         text.contains("BROKEN") && text.contains(":1 ") && text.contains("altered"),
@@ -200,12 +171,9 @@ async fn a_bad_time_or_a_broken_chain_archives_nothing() {
     let (app, before) = history().await;
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("archive").display().to_string();
-    let (code, text) = bg(
-        &app,
-        dir.path(),
-        &["audit", "archive", "--before", "yesterday", "--dir", &out],
-    )
-    .await;
+    let (code, text) = app
+        .operator(&["audit", "archive", "--before", "yesterday", "--dir", &out])
+        .await;
     assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("RFC 3339"), "{text}");
 
@@ -224,14 +192,11 @@ async fn a_bad_time_or_a_broken_chain_archives_nothing() {
         .arg(&ids[0].0)
         .query(&mut app.redis.conn())
         .unwrap();
-    let (code, text) = bg(
-        &app,
-        dir.path(),
-        &[
+    let (code, text) = app
+        .operator(&[
             "audit", "archive", "--before", &before, "--dir", &out, "--trim",
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("broken"), "{text}");
     assert_eq!(app.audit_entries().len(), total - 1);

@@ -8,6 +8,7 @@ use breakglass::secret::Secret;
 use breakglass::store::Store;
 use reqwest::StatusCode;
 
+use crate::elevation_support::resolve_body;
 use crate::harness::*;
 
 const INCIDENT: &str = "pagerduty:PFQZPSY";
@@ -21,16 +22,7 @@ async fn with_sealed_history() -> (TestApp, String) {
         "PQ1K5C8",
         "PFQZPSY",
     );
-    let resolved = edit(
-        &edit(
-            &fixture("pagerduty/incident.resolved.json"),
-            "PCPZE64",
-            "PFQZPSY",
-        ),
-        "2021-06-04T13:16:53.816Z",
-        "2021-06-04T14:16:53.816Z",
-    );
-    for body in [triggered, acknowledged, resolved] {
+    for body in [triggered, acknowledged, resolve_body("PFQZPSY")] {
         let (status, reply) = app.pagerduty(&body).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{reply}");
     }
@@ -85,22 +77,7 @@ async fn verify_now(app: &TestApp) -> verify::Report {
 
 /// `breakglass audit verify --config <file>` against the app's Redis.
 async fn verify_cli(app: &TestApp) -> (Option<i32>, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("breakglass.toml");
-    std::fs::write(&path, &app.config_text).unwrap();
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_breakglass"))
-        .args(["audit", "verify", "--config"])
-        .arg(&path)
-        .output()
-        .await
-        .expect("run breakglass audit verify");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(!text.contains(AUDIT_KEY), "the key was printed: {text}");
-    (out.status.code(), text)
+    app.operator(&["audit", "verify"]).await
 }
 
 fn only_break(report: &verify::Report) -> verify::Break {

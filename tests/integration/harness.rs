@@ -365,6 +365,31 @@ impl TestApp {
         }
     }
 
+    /// Run the real binary's operator command `args` against this app's Redis, with the app's
+    /// config in a file (`--config` is added); returns its exit code and output.
+    pub async fn operator(&self, args: &[&str]) -> (Option<i32>, String) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = dir.path().join("breakglass.toml");
+        std::fs::write(&config, &self.config_text).expect("write config");
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_breakglass"))
+            .args(args)
+            .arg("--config")
+            .arg(&config)
+            .output()
+            .await
+            .expect("run breakglass");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !text.contains(AUDIT_KEY),
+            "the audit key was printed: {text}"
+        );
+        (out.status.code(), text)
+    }
+
     /// A store on the app's Redis, for the library's own readers (verify, sealer).
     pub fn store(&self) -> breakglass::store::Store {
         breakglass::store::Store::connect(&self.config.redis, Default::default()).expect("store")
