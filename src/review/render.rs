@@ -4,12 +4,15 @@
 //! it its own way: CSV cells are quoted by the `csv` crate and guarded against formula
 //! injection, Markdown table cells and fences cannot be broken out of, and HTML is escaped
 //! everywhere (the document has no scripts and loads nothing).
+//!
+//! The Markdown and HTML reports show the same tables: each is built once, as [`Table`]s and
+//! field lists of typed [`Cell`]s, and each format only escapes and marks up the cells.
 
-use std::fmt::Write as _;
+use std::fmt::{Display, Write as _};
 
 use chrono::{DateTime, SecondsFormat, Timelike, Utc};
 
-use super::model::{human_duration, BindingReview, Review, Window};
+use super::model::{human_duration, BindingReview, Phase, Review, Window};
 
 // ---------------------------------------------------------------------------------------------
 // Shared helpers
@@ -32,16 +35,9 @@ fn short(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
-fn opt_short(t: Option<DateTime<Utc>>) -> String {
-    t.map(short).unwrap_or_else(|| NONE.to_owned())
-}
-
-fn opt_exact(t: Option<DateTime<Utc>>) -> String {
-    t.map(rfc).unwrap_or_else(|| NONE.to_owned())
-}
-
-fn opt_human(ms: Option<i64>) -> String {
-    ms.map(human_duration).unwrap_or_else(|| NONE.to_owned())
+/// `value`'s text, else [`NONE`].
+fn or_none<T>(value: Option<T>, text: impl FnOnce(T) -> String) -> String {
+    value.map(text).unwrap_or_else(|| NONE.to_owned())
 }
 
 fn opt_text(s: &Option<String>) -> String {
@@ -71,6 +67,14 @@ fn seconds(ms: Option<i64>) -> String {
 
 fn span_ms(from: DateTime<Utc>, until: DateTime<Utc>) -> i64 {
     (until - from).num_milliseconds()
+}
+
+fn since_open(ms: i64) -> String {
+    if ms < 0 {
+        human_duration(ms)
+    } else {
+        format!("+{}", human_duration(ms))
+    }
 }
 
 /// The incident's title, else its id.
@@ -109,78 +113,14 @@ fn how_it_ended(b: &BindingReview) -> String {
     }
 }
 
-/// The incident's summary fields, as text (each format escapes them).
-fn incident_fields(r: &Review) -> Vec<(&'static str, String)> {
-    let i = &r.incident;
-    vec![
-        ("Incident", i.id.clone()),
-        ("Source", i.source.clone()),
-        ("Title", opt_text(&i.title)),
-        ("Service", opt_text(&i.service)),
-        ("Teams", list(&i.teams)),
-        ("Priority", opt_text(&i.priority)),
-        ("Status", i.status.clone()),
-        ("Opened", short(i.opened_at)),
-        ("Acknowledged", opt_short(i.acknowledged_at)),
-        ("Resolved", opt_short(i.resolved_at)),
-        ("Duration", duration_text(r)),
-        ("Responders", list(&i.responders)),
-        ("Former responders", list(&i.former_responders)),
-        ("Link", opt_text(&i.link)),
-    ]
-}
-
-/// Every field of a binding but the policy, as text (each format escapes them).
-fn binding_fields(b: &BindingReview) -> Vec<(&'static str, String)> {
-    let d = &b.durations;
-    vec![
-        ("Binding", b.id.clone()),
-        ("Role", b.role.clone()),
-        ("Requester", b.requester.clone()),
-        ("Reason", b.reason.clone()),
-        ("Approval", b.approval.clone()),
-        ("Approved by", approved_by_text(b)),
-        ("Status", b.status.clone()),
-        ("Role name", b.role_name.clone()),
-        ("Role ARN", opt_text(&b.role_arn)),
-        ("Principal ARN", b.principal_arn.clone()),
-        ("Managed policies", list(&b.managed_policies)),
-        ("Permissions boundary", opt_text(&b.permissions_boundary)),
-        ("Requested", rfc(b.requested_at)),
-        ("Approved", opt_exact(b.approved_at)),
-        ("Granted", opt_exact(b.granted_at)),
-        ("Expires", opt_exact(b.expires_at)),
-        ("Revocation started", opt_exact(b.revocation_started_at)),
-        (
-            "Sessions denied before",
-            opt_exact(b.sessions_denied_before),
-        ),
-        ("Removed (IAM confirmed)", opt_exact(b.revoked_at)),
-        ("End reason", opt_text(&b.end_reason)),
-        ("Ended by", opt_text(&b.ended_by)),
-        ("How", opt_text(&b.how)),
-        ("Failed revocation attempts", b.failed_attempts.to_string()),
-        ("Request to grant", opt_human(d.request_to_grant_ms)),
-        ("Held", opt_human(d.held_ms)),
-        ("Revocation took", opt_human(d.revocation_ms)),
-        ("Resolve to removed", opt_human(d.resolve_to_removed_ms)),
-    ]
-}
-
-/// What an open-ended phase shows: a resolved incident's last phase is its end, not a stretch
-/// still running.
-fn open_end(p: &super::model::Phase) -> String {
-    if p.status == "resolved" {
-        "—".to_owned()
+/// The language of the policy's fence. The policy is always shown exactly as granted
+/// (re-serializing would reorder its keys).
+fn policy_lang(policy: &str) -> &'static str {
+    if serde_json::from_str::<serde::de::IgnoredAny>(policy).is_ok() {
+        "json"
     } else {
-        "ongoing".to_owned()
+        "text"
     }
-}
-
-/// The policy exactly as granted (re-serializing would reorder its keys); whether it is JSON.
-fn pretty_policy(policy: &str) -> (String, bool) {
-    let is_json = serde_json::from_str::<serde::de::IgnoredAny>(policy).is_ok();
-    (policy.to_owned(), is_json)
 }
 
 fn chain_sentence(r: &Review) -> String {
@@ -189,6 +129,219 @@ fn chain_sentence(r: &Review) -> String {
         "{} event(s) sealed, {} not sealed yet, {} archived (no longer in Redis).",
         c.sealed, c.unsealed, c.archived
     )
+}
+
+/// The command that verifies the chain, unless none was given.
+fn verify_command(r: &Review) -> Option<&str> {
+    let command = r.chain.verify_with.as_str();
+    (!command.trim().is_empty()).then_some(command)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tables: what the Markdown and HTML reports show, before either escapes it
+// ---------------------------------------------------------------------------------------------
+
+/// One value of a table or a field list: its text, and what it is, for HTML to mark it up.
+/// Markdown shows every cell as its escaped [`Cell::text`].
+#[derive(Debug, Clone)]
+enum Cell {
+    Text(String),
+    /// An incident's or a binding's status: a coloured badge.
+    Status(String),
+    /// Machine text (a time, an event type): monospace.
+    Mono(String),
+    /// A URL: a link if it is http(s).
+    Link(String),
+    /// A chain digest, `None` until sealed: abbreviated, the whole of it in a tooltip.
+    Hash(Option<String>),
+}
+
+impl Cell {
+    fn text(&self) -> &str {
+        match self {
+            Cell::Text(s) | Cell::Status(s) | Cell::Mono(s) | Cell::Link(s) => s,
+            Cell::Hash(hash) => hash.as_deref().unwrap_or("unsealed"),
+        }
+    }
+}
+
+struct Table {
+    headers: Vec<&'static str>,
+    rows: Vec<Vec<Cell>>,
+}
+
+impl Table {
+    /// A row for each item.
+    fn new<T>(headers: &[&'static str], items: &[T], row: impl FnMut(&T) -> Vec<Cell>) -> Self {
+        Self {
+            headers: headers.to_vec(),
+            rows: items.iter().map(row).collect(),
+        }
+    }
+
+    /// The table without one of its columns: the Markdown report leaves out what only the
+    /// HTML one has room for.
+    fn without(mut self, header: &str) -> Self {
+        if let Some(at) = self.headers.iter().position(|h| *h == header) {
+            self.headers.remove(at);
+            for row in &mut self.rows {
+                row.remove(at);
+            }
+        }
+        self
+    }
+}
+
+/// A label and its value.
+type Fields = Vec<(&'static str, Cell)>;
+
+/// The incident's summary.
+fn incident_fields(r: &Review) -> Fields {
+    let i = &r.incident;
+    let link = match i.link.as_deref() {
+        Some(link) if !link.is_empty() => Cell::Link(link.to_owned()),
+        _ => Cell::Text(NONE.to_owned()),
+    };
+    vec![
+        ("Incident", Cell::Text(i.id.clone())),
+        ("Source", Cell::Text(i.source.clone())),
+        ("Title", Cell::Text(opt_text(&i.title))),
+        ("Service", Cell::Text(opt_text(&i.service))),
+        ("Teams", Cell::Text(list(&i.teams))),
+        ("Priority", Cell::Text(opt_text(&i.priority))),
+        ("Status", Cell::Status(i.status.clone())),
+        ("Opened", Cell::Text(short(i.opened_at))),
+        (
+            "Acknowledged",
+            Cell::Text(or_none(i.acknowledged_at, short)),
+        ),
+        ("Resolved", Cell::Text(or_none(i.resolved_at, short))),
+        ("Duration", Cell::Text(duration_text(r))),
+        ("Responders", Cell::Text(list(&i.responders))),
+        ("Former responders", Cell::Text(list(&i.former_responders))),
+        ("Link", link),
+    ]
+}
+
+/// Every field of a binding but the policy.
+fn binding_fields(b: &BindingReview) -> Fields {
+    let exact = |t: Option<DateTime<Utc>>| Cell::Text(or_none(t, rfc));
+    let human = |ms: Option<i64>| Cell::Text(or_none(ms, human_duration));
+    let d = &b.durations;
+    vec![
+        ("Binding", Cell::Text(b.id.clone())),
+        ("Role", Cell::Text(b.role.clone())),
+        ("Requester", Cell::Text(b.requester.clone())),
+        ("Reason", Cell::Text(b.reason.clone())),
+        ("Approval", Cell::Text(b.approval.clone())),
+        ("Approved by", Cell::Text(approved_by_text(b))),
+        ("Status", Cell::Status(b.status.clone())),
+        ("Role name", Cell::Text(b.role_name.clone())),
+        ("Role ARN", Cell::Text(opt_text(&b.role_arn))),
+        ("Principal ARN", Cell::Text(b.principal_arn.clone())),
+        ("Managed policies", Cell::Text(list(&b.managed_policies))),
+        (
+            "Permissions boundary",
+            Cell::Text(opt_text(&b.permissions_boundary)),
+        ),
+        ("Requested", Cell::Text(rfc(b.requested_at))),
+        ("Approved", exact(b.approved_at)),
+        ("Granted", exact(b.granted_at)),
+        ("Expires", exact(b.expires_at)),
+        ("Revocation started", exact(b.revocation_started_at)),
+        ("Sessions denied before", exact(b.sessions_denied_before)),
+        ("Removed (IAM confirmed)", exact(b.revoked_at)),
+        ("End reason", Cell::Text(opt_text(&b.end_reason))),
+        ("Ended by", Cell::Text(opt_text(&b.ended_by))),
+        ("How", Cell::Text(opt_text(&b.how))),
+        (
+            "Failed revocation attempts",
+            Cell::Text(b.failed_attempts.to_string()),
+        ),
+        ("Request to grant", human(d.request_to_grant_ms)),
+        ("Held", human(d.held_ms)),
+        ("Revocation took", human(d.revocation_ms)),
+        ("Resolve to removed", human(d.resolve_to_removed_ms)),
+    ]
+}
+
+/// What an open-ended phase shows: a resolved incident's last phase is its end, not a stretch
+/// still running.
+fn open_end(p: &Phase) -> String {
+    if p.status == "resolved" {
+        NONE.to_owned()
+    } else {
+        "ongoing".to_owned()
+    }
+}
+
+fn lifecycle_table(r: &Review) -> Table {
+    let headers = ["Status", "Reported as", "From", "Until", "Lasted"];
+    Table::new(&headers, &r.lifecycle, |p| {
+        let (until, lasted) = match p.until {
+            Some(u) => (short(u), human_duration(span_ms(p.from, u))),
+            None => (open_end(p), open_end(p)),
+        };
+        vec![
+            Cell::Status(p.status.clone()),
+            Cell::Text(p.kind.clone()),
+            Cell::Text(short(p.from)),
+            Cell::Text(until),
+            Cell::Text(lasted),
+        ]
+    })
+}
+
+fn bindings_table(r: &Review) -> Table {
+    let headers = [
+        "Requester",
+        "Role",
+        "Reason",
+        "Approved by",
+        "Granted",
+        "Expires",
+        "Removed",
+        "Held",
+        "How it ended",
+    ];
+    Table::new(&headers, &r.bindings, |b| {
+        [
+            b.requester.clone(),
+            b.role.clone(),
+            b.reason.clone(),
+            approved_by_text(b),
+            or_none(b.granted_at, short),
+            or_none(b.expires_at, short),
+            or_none(b.revoked_at, short),
+            or_none(b.durations.held_ms, human_duration),
+            how_it_ended(b),
+        ]
+        .map(Cell::Text)
+        .into()
+    })
+}
+
+fn events_table(r: &Review) -> Table {
+    let headers = [
+        "Seq",
+        "Time",
+        "+since open",
+        "Type",
+        "Actor",
+        "Summary",
+        "Hash",
+    ];
+    Table::new(&headers, &r.events, |e| {
+        vec![
+            Cell::Text(or_none(e.seq, |s| s.to_string())),
+            Cell::Mono(e.at.clone()),
+            Cell::Text(or_none(e.since_open_ms, since_open)),
+            Cell::Mono(e.kind.clone()),
+            Cell::Text(e.actor.clone()),
+            Cell::Text(e.summary.clone()),
+            Cell::Hash(e.hash.clone().filter(|h| !h.is_empty())),
+        ]
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -239,14 +392,15 @@ fn formula_guard(s: &str) -> String {
 struct CsvRow(Vec<String>);
 
 impl CsvRow {
-    fn new(section: &str) -> Self {
-        let mut cells = vec![String::new(); CSV_COLUMNS.len()];
-        cells[0] = section.to_owned();
-        Self(cells)
+    /// A row of `section`, about incident `incident`.
+    fn new(section: &str, incident: &str) -> Self {
+        let mut row = Self(vec![String::new(); CSV_COLUMNS.len()]);
+        row.0[0] = section.to_owned();
+        row.text("incident", incident)
     }
 
     /// A value that we format ourselves (times, numbers): written as is.
-    fn raw(&mut self, column: &str, value: String) -> &mut Self {
+    fn raw(mut self, column: &str, value: String) -> Self {
         let i = CSV_COLUMNS
             .iter()
             .position(|c| *c == column)
@@ -256,13 +410,25 @@ impl CsvRow {
     }
 
     /// Text from the outside world: guarded against formula injection.
-    fn text(&mut self, column: &str, value: &str) -> &mut Self {
+    fn text(self, column: &str, value: &str) -> Self {
         self.raw(column, formula_guard(value))
     }
 
-    fn opt_text(&mut self, column: &str, value: &Option<String>) -> &mut Self {
+    fn opt_text(self, column: &str, value: &Option<String>) -> Self {
         self.text(column, value.as_deref().unwrap_or(""))
     }
+}
+
+/// Appends `; label: value` to a row's summary, if there is a value.
+fn add_part(summary: &mut String, label: &str, value: Option<impl Display>) {
+    if let Some(value) = value {
+        let _ = write!(summary, "; {label}: {value}");
+    }
+}
+
+/// The items, comma-separated, if there are any.
+fn joined(items: &[String]) -> Option<String> {
+    (!items.is_empty()).then(|| items.join(", "))
 }
 
 pub fn csv(r: &Review) -> String {
@@ -270,43 +436,25 @@ pub fn csv(r: &Review) -> String {
     let mut rows = Vec::with_capacity(1 + r.lifecycle.len() + r.bindings.len() + r.events.len());
 
     let mut summary = format!("{}: {}", i.source, title_of(r));
-    for (label, value) in [
-        ("service", &i.service),
-        ("priority", &i.priority),
-        ("link", &i.link),
-    ] {
-        if let Some(v) = value {
-            let _ = write!(summary, "; {label}: {v}");
-        }
-    }
-    if !i.teams.is_empty() {
-        let _ = write!(summary, "; teams: {}", i.teams.join(", "));
-    }
-    if let Some(t) = i.acknowledged_at {
-        let _ = write!(summary, "; acknowledged: {}", rfc(t));
-    }
-    if let Some(t) = i.resolved_at {
-        let _ = write!(summary, "; resolved: {}", rfc(t));
-    }
-    if let Some(ms) = i.duration_ms {
-        let _ = write!(summary, "; duration: {}", human_duration(ms));
-    }
-    if !i.responders.is_empty() {
-        let _ = write!(summary, "; responders: {}", i.responders.join(", "));
-    }
-    if !i.former_responders.is_empty() {
-        let _ = write!(
-            summary,
-            "; former responders: {}",
-            i.former_responders.join(", ")
-        );
-    }
-    let mut row = CsvRow::new("incident");
-    row.raw("at", rfc(i.opened_at))
-        .text("type", &i.status)
-        .text("incident", &i.id)
-        .text("summary", &summary);
-    rows.push(row);
+    add_part(&mut summary, "service", i.service.as_deref());
+    add_part(&mut summary, "priority", i.priority.as_deref());
+    add_part(&mut summary, "link", i.link.as_deref());
+    add_part(&mut summary, "teams", joined(&i.teams));
+    add_part(&mut summary, "acknowledged", i.acknowledged_at.map(rfc));
+    add_part(&mut summary, "resolved", i.resolved_at.map(rfc));
+    add_part(&mut summary, "duration", i.duration_ms.map(human_duration));
+    add_part(&mut summary, "responders", joined(&i.responders));
+    add_part(
+        &mut summary,
+        "former responders",
+        joined(&i.former_responders),
+    );
+    rows.push(
+        CsvRow::new("incident", &i.id)
+            .raw("at", rfc(i.opened_at))
+            .text("type", &i.status)
+            .text("summary", &summary),
+    );
 
     for p in &r.lifecycle {
         let summary = match p.until {
@@ -318,12 +466,12 @@ pub fn csv(r: &Review) -> String {
             ),
             None => format!("{}, ongoing", p.kind),
         };
-        let mut row = CsvRow::new("phase");
-        row.raw("at", rfc(p.from))
-            .text("type", &p.status)
-            .text("incident", &i.id)
-            .text("summary", &summary);
-        rows.push(row);
+        rows.push(
+            CsvRow::new("phase", &i.id)
+                .raw("at", rfc(p.from))
+                .text("type", &p.status)
+                .text("summary", &summary),
+        );
     }
 
     for b in &r.bindings {
@@ -332,62 +480,60 @@ pub fn csv(r: &Review) -> String {
             "approval: {}; role name: {}; principal: {}",
             b.approval, b.role_name, b.principal_arn
         );
-        if !b.managed_policies.is_empty() {
-            let _ = write!(
-                summary,
-                "; managed policies: {}",
-                b.managed_policies.join(", ")
-            );
-        }
-        if let Some(pb) = &b.permissions_boundary {
-            let _ = write!(summary, "; permissions boundary: {pb}");
-        }
-        if b.failed_attempts > 0 {
-            let _ = write!(
-                summary,
-                "; failed revocation attempts: {}",
-                b.failed_attempts
-            );
-        }
-        let mut row = CsvRow::new("binding");
-        row.raw("at", rfc(b.requested_at))
-            .text("type", &b.status)
-            .text("incident", &i.id)
-            .text("binding", &b.id)
-            .text("role", &b.role)
-            .text("requester", &b.requester)
-            .opt_text("approved_by", &b.approved_by)
-            .text("reason", &b.reason)
-            .opt_text("role_arn", &b.role_arn)
-            .raw("requested_at", rfc(b.requested_at))
-            .raw("approved_at", opt_rfc(b.approved_at))
-            .raw("granted_at", opt_rfc(b.granted_at))
-            .raw("expires_at", opt_rfc(b.expires_at))
-            .raw("revocation_started_at", opt_rfc(b.revocation_started_at))
-            .raw("sessions_denied_before", opt_rfc(b.sessions_denied_before))
-            .raw("revoked_at", opt_rfc(b.revoked_at))
-            .opt_text("end_reason", &b.end_reason)
-            .opt_text("ended_by", &b.ended_by)
-            .opt_text("how", &b.how)
-            .raw("request_to_grant_s", seconds(d.request_to_grant_ms))
-            .raw("held_s", seconds(d.held_ms))
-            .raw("revocation_s", seconds(d.revocation_ms))
-            .raw("resolve_to_removed_s", seconds(d.resolve_to_removed_ms))
-            .text("summary", &summary);
-        rows.push(row);
+        add_part(
+            &mut summary,
+            "managed policies",
+            joined(&b.managed_policies),
+        );
+        add_part(
+            &mut summary,
+            "permissions boundary",
+            b.permissions_boundary.as_deref(),
+        );
+        add_part(
+            &mut summary,
+            "failed revocation attempts",
+            Some(b.failed_attempts).filter(|n| *n > 0),
+        );
+        rows.push(
+            CsvRow::new("binding", &i.id)
+                .raw("at", rfc(b.requested_at))
+                .text("type", &b.status)
+                .text("binding", &b.id)
+                .text("role", &b.role)
+                .text("requester", &b.requester)
+                .opt_text("approved_by", &b.approved_by)
+                .text("reason", &b.reason)
+                .opt_text("role_arn", &b.role_arn)
+                .raw("requested_at", rfc(b.requested_at))
+                .raw("approved_at", opt_rfc(b.approved_at))
+                .raw("granted_at", opt_rfc(b.granted_at))
+                .raw("expires_at", opt_rfc(b.expires_at))
+                .raw("revocation_started_at", opt_rfc(b.revocation_started_at))
+                .raw("sessions_denied_before", opt_rfc(b.sessions_denied_before))
+                .raw("revoked_at", opt_rfc(b.revoked_at))
+                .opt_text("end_reason", &b.end_reason)
+                .opt_text("ended_by", &b.ended_by)
+                .opt_text("how", &b.how)
+                .raw("request_to_grant_s", seconds(d.request_to_grant_ms))
+                .raw("held_s", seconds(d.held_ms))
+                .raw("revocation_s", seconds(d.revocation_ms))
+                .raw("resolve_to_removed_s", seconds(d.resolve_to_removed_ms))
+                .text("summary", &summary),
+        );
     }
 
     for e in &r.events {
-        let mut row = CsvRow::new("event");
-        row.text("at", &e.at)
-            .raw("seq", e.seq.map(|s| s.to_string()).unwrap_or_default())
-            .text("type", &e.kind)
-            .text("actor", &e.actor)
-            .text("incident", &i.id)
-            .text("binding", &e.binding)
-            .text("summary", &e.summary)
-            .opt_text("hash", &e.hash);
-        rows.push(row);
+        rows.push(
+            CsvRow::new("event", &i.id)
+                .text("at", &e.at)
+                .raw("seq", e.seq.map(|s| s.to_string()).unwrap_or_default())
+                .text("type", &e.kind)
+                .text("actor", &e.actor)
+                .text("binding", &e.binding)
+                .text("summary", &e.summary)
+                .opt_text("hash", &e.hash),
+        );
     }
 
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -466,11 +612,16 @@ fn md_fenced(out: &mut String, lang: &str, body: &str) {
     let _ = writeln!(out, "{fence}");
 }
 
-fn md_table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
-    let _ = writeln!(out, "| {} |", header.join(" | "));
-    let _ = writeln!(out, "|{}", "---|".repeat(header.len()));
-    for row in rows {
-        let cells: Vec<String> = row.iter().map(|c| md(c)).collect();
+/// The table, every cell escaped; a line saying so if it has no rows.
+fn md_table(out: &mut String, table: &Table) {
+    if table.rows.is_empty() {
+        out.push_str("None.\n\n");
+        return;
+    }
+    let _ = writeln!(out, "| {} |", table.headers.join(" | "));
+    let _ = writeln!(out, "|{}", "---|".repeat(table.headers.len()));
+    for row in &table.rows {
+        let cells: Vec<String> = row.iter().map(|c| md(c.text())).collect();
         let _ = writeln!(out, "| {} |", cells.join(" | "));
     }
     out.push('\n');
@@ -485,141 +636,48 @@ pub fn markdown(r: &Review) -> String {
         short(r.generated_at)
     );
 
-    let rows: Vec<Vec<String>> = incident_fields(r)
-        .into_iter()
-        .map(|(k, v)| vec![k.to_owned(), v])
-        .collect();
-    md_table(&mut out, &["Field", "Value"], &rows);
+    let summary = Table::new(&["Field", "Value"], &incident_fields(r), |(k, v)| {
+        vec![Cell::Text((*k).to_owned()), v.clone()]
+    });
+    md_table(&mut out, &summary);
 
     out.push_str("## Lifecycle\n\n");
-    if r.lifecycle.is_empty() {
-        out.push_str("None.\n\n");
-    } else {
-        let rows: Vec<Vec<String>> = r
-            .lifecycle
-            .iter()
-            .map(|p| {
-                vec![
-                    p.status.clone(),
-                    short(p.from),
-                    p.until.map(short).unwrap_or_else(|| open_end(p)),
-                    p.until
-                        .map(|u| human_duration(span_ms(p.from, u)))
-                        .unwrap_or_else(|| open_end(p)),
-                ]
-            })
-            .collect();
-        md_table(&mut out, &["Status", "From", "Until", "Lasted"], &rows);
-    }
+    md_table(&mut out, &lifecycle_table(r).without("Reported as"));
 
     out.push_str("## Access granted\n\n");
-    if r.bindings.is_empty() {
-        out.push_str("None.\n\n");
-    } else {
-        let rows: Vec<Vec<String>> = r
-            .bindings
-            .iter()
-            .map(|b| {
-                vec![
-                    b.requester.clone(),
-                    b.role.clone(),
-                    b.reason.clone(),
-                    approved_by_text(b),
-                    opt_short(b.granted_at),
-                    opt_short(b.expires_at),
-                    opt_short(b.revoked_at),
-                    opt_human(b.durations.held_ms),
-                    how_it_ended(b),
-                ]
-            })
-            .collect();
-        md_table(
-            &mut out,
-            &[
-                "Requester",
-                "Role",
-                "Reason",
-                "Approved by",
-                "Granted",
-                "Expires",
-                "Removed",
-                "Held",
-                "How it ended",
-            ],
-            &rows,
+    md_table(&mut out, &bindings_table(r));
+    for b in &r.bindings {
+        let _ = writeln!(
+            out,
+            "### {} for {} ({})\n",
+            md(&b.role),
+            md(&b.requester),
+            md(&b.id)
         );
-        for b in &r.bindings {
-            let _ = writeln!(
-                out,
-                "### {} for {} ({})\n",
-                md(&b.role),
-                md(&b.requester),
-                md(&b.id)
-            );
-            for (k, v) in binding_fields(b) {
-                let _ = writeln!(out, "- **{k}:** {}", md(&v));
+        for (k, v) in binding_fields(b) {
+            let _ = writeln!(out, "- **{k}:** {}", md(v.text()));
+        }
+        match b.policy.as_deref() {
+            Some(policy) => {
+                out.push_str("- **Policy:**\n\n");
+                md_fenced(&mut out, policy_lang(policy), policy);
+                out.push('\n');
             }
-            match b.policy.as_deref() {
-                Some(policy) => {
-                    out.push_str("- **Policy:**\n\n");
-                    let (body, is_json) = pretty_policy(policy);
-                    md_fenced(&mut out, if is_json { "json" } else { "text" }, &body);
-                    out.push('\n');
-                }
-                None => out.push_str("- **Policy:** none recorded\n\n"),
-            }
+            None => out.push_str("- **Policy:** none recorded\n\n"),
         }
     }
 
     out.push_str("## Events\n\n");
-    if r.events.is_empty() {
-        out.push_str("None.\n\n");
-    } else {
-        let rows: Vec<Vec<String>> = r
-            .events
-            .iter()
-            .map(|e| {
-                vec![
-                    e.seq
-                        .map(|s| s.to_string())
-                        .unwrap_or_else(|| NONE.to_owned()),
-                    e.at.clone(),
-                    e.since_open_ms
-                        .map(since_open)
-                        .unwrap_or_else(|| NONE.to_owned()),
-                    e.kind.clone(),
-                    e.actor.clone(),
-                    e.summary.clone(),
-                ]
-            })
-            .collect();
-        md_table(
-            &mut out,
-            &["Seq", "Time", "+since open", "Type", "Actor", "Summary"],
-            &rows,
-        );
-    }
+    md_table(&mut out, &events_table(r).without("Hash"));
 
     out.push_str("## Evidence chain\n\n");
-    let verify = if r.chain.verify_with.trim().is_empty() {
-        "(no command given)".to_owned()
-    } else {
-        md_code(&r.chain.verify_with)
-    };
+    let verify = verify_command(r).map_or_else(|| "(no command given)".to_owned(), md_code);
     let _ = writeln!(
         out,
         "{} Verify the whole chain with {verify}.",
         chain_sentence(r)
     );
     out
-}
-
-fn since_open(ms: i64) -> String {
-    if ms < 0 {
-        human_duration(ms)
-    } else {
-        format!("+{}", human_duration(ms))
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -674,6 +732,26 @@ fn badge(status: &str) -> String {
     )
 }
 
+/// A cell, escaped and marked up.
+fn html_cell(cell: &Cell) -> String {
+    match cell {
+        Cell::Text(s) => escape(s),
+        Cell::Status(s) => badge(s),
+        Cell::Mono(s) => format!("<span class=\"mono\">{}</span>", escape(s)),
+        Cell::Link(s) => html_link(s),
+        Cell::Hash(Some(h)) => {
+            let shortened: String = h.chars().take(12).collect();
+            let more = if h.chars().count() > 12 { "…" } else { "" };
+            format!(
+                "<code title=\"{}\">{}{more}</code>",
+                escape(h),
+                escape(&shortened)
+            )
+        }
+        Cell::Hash(None) => "<span class=\"none\">unsealed</span>".to_owned(),
+    }
+}
+
 const STYLE: &str = r#"
 :root { color-scheme: light; }
 * { box-sizing: border-box; }
@@ -721,21 +799,32 @@ footer { margin-top: 2em; border-top: 1px solid #bbb; padding-top: .5em; color: 
 }
 "#;
 
-fn html_table(out: &mut String, class: &str, header: &[&str], rows: &[Vec<String>]) {
+/// The table, every cell escaped; a line saying so if it has no rows.
+fn html_table(out: &mut String, class: &str, table: &Table) {
+    if table.rows.is_empty() {
+        out.push_str("<p class=\"none\">None.</p>\n");
+        return;
+    }
     let _ = write!(out, "<table class=\"{class}\">\n<thead><tr>");
-    for h in header {
+    for h in &table.headers {
         let _ = write!(out, "<th>{}</th>", escape(h));
     }
     out.push_str("</tr></thead>\n<tbody>\n");
-    for row in rows {
+    for row in &table.rows {
         out.push_str("<tr>");
         for cell in row {
-            // Cells are already HTML.
-            let _ = write!(out, "<td>{cell}</td>");
+            let _ = write!(out, "<td>{}</td>", html_cell(cell));
         }
         out.push_str("</tr>\n");
     }
     out.push_str("</tbody>\n</table>\n");
+}
+
+/// A `<section>` with its heading, around what `body` writes.
+fn html_section(out: &mut String, heading: &str, body: impl FnOnce(&mut String)) {
+    let _ = writeln!(out, "<section>\n<h2>{}</h2>", escape(heading));
+    body(out);
+    out.push_str("</section>\n");
 }
 
 pub fn html(r: &Review) -> String {
@@ -747,7 +836,6 @@ pub fn html(r: &Review) -> String {
     let _ = writeln!(out, "<title>Access review: {title}</title>");
     let _ = writeln!(out, "<style>{STYLE}</style>\n</head>\n<body>");
 
-    // Header.
     let _ = writeln!(
         out,
         "<header>\n<h1>Access review: {title}</h1>\n<p class=\"sub\">{} incident <span class=\"mono\">{}</span> · {} · {} binding(s) · {} event(s)</p>\n</header>",
@@ -758,95 +846,31 @@ pub fn html(r: &Review) -> String {
         r.events.len()
     );
 
-    // Incident summary.
-    out.push_str("<section>\n<h2>Incident</h2>\n<table class=\"kv\">\n<tbody>\n");
-    for (k, v) in incident_fields(r) {
-        let value = match k {
-            "Link" => match i.link.as_deref() {
-                Some(link) if !link.is_empty() => html_link(link),
-                _ => escape(NONE),
-            },
-            "Status" => badge(&i.status),
-            _ => escape(&v),
-        };
-        let _ = writeln!(out, "<tr><th>{}</th><td>{value}</td></tr>", escape(k));
-    }
-    out.push_str("</tbody>\n</table>\n</section>\n");
+    html_section(&mut out, "Incident", |out| {
+        out.push_str("<table class=\"kv\">\n<tbody>\n");
+        for (k, v) in incident_fields(r) {
+            let _ = writeln!(
+                out,
+                "<tr><th>{}</th><td>{}</td></tr>",
+                escape(k),
+                html_cell(&v)
+            );
+        }
+        out.push_str("</tbody>\n</table>\n");
+    });
 
-    // Timeline.
-    out.push_str("<section>\n<h2>Timeline</h2>\n<figure>\n");
-    timeline(&mut out, r);
-    out.push_str("</figure>\n</section>\n");
+    html_section(&mut out, "Timeline", |out| {
+        out.push_str("<figure>\n");
+        timeline(out, r);
+        out.push_str("</figure>\n");
+    });
 
-    // Lifecycle.
-    out.push_str("<section>\n<h2>Lifecycle</h2>\n");
-    if r.lifecycle.is_empty() {
-        out.push_str("<p class=\"none\">None.</p>\n");
-    } else {
-        let rows: Vec<Vec<String>> = r
-            .lifecycle
-            .iter()
-            .map(|p| {
-                vec![
-                    badge(&p.status),
-                    escape(&p.kind),
-                    escape(&short(p.from)),
-                    escape(&p.until.map(short).unwrap_or_else(|| open_end(p))),
-                    escape(
-                        &p.until
-                            .map(|u| human_duration(span_ms(p.from, u)))
-                            .unwrap_or_else(|| open_end(p)),
-                    ),
-                ]
-            })
-            .collect();
-        html_table(
-            &mut out,
-            "lifecycle",
-            &["Status", "Reported as", "From", "Until", "Lasted"],
-            &rows,
-        );
-    }
-    out.push_str("</section>\n");
+    html_section(&mut out, "Lifecycle", |out| {
+        html_table(out, "lifecycle", &lifecycle_table(r));
+    });
 
-    // Bindings.
-    out.push_str("<section>\n<h2>Access granted</h2>\n");
-    if r.bindings.is_empty() {
-        out.push_str("<p class=\"none\">None.</p>\n");
-    } else {
-        let rows: Vec<Vec<String>> = r
-            .bindings
-            .iter()
-            .map(|b| {
-                vec![
-                    escape(&b.requester),
-                    escape(&b.role),
-                    escape(&b.reason),
-                    escape(&approved_by_text(b)),
-                    escape(&opt_short(b.granted_at)),
-                    escape(&opt_short(b.expires_at)),
-                    escape(&opt_short(b.revoked_at)),
-                    escape(&opt_human(b.durations.held_ms)),
-                    escape(&how_it_ended(b)),
-                ]
-            })
-            .collect();
-        html_table(
-            &mut out,
-            "bindings",
-            &[
-                "Requester",
-                "Role",
-                "Reason",
-                "Approved by",
-                "Granted",
-                "Expires",
-                "Removed",
-                "Held",
-                "How it ended",
-            ],
-            &rows,
-        );
+    html_section(&mut out, "Access granted", |out| {
+        html_table(out, "bindings", &bindings_table(r));
         for b in &r.bindings {
             let _ = writeln!(
                 out,
@@ -856,91 +880,38 @@ pub fn html(r: &Review) -> String {
                 escape(&b.id)
             );
             for (k, v) in binding_fields(b) {
-                let value = if k == "Status" { badge(&v) } else { escape(&v) };
-                let _ = writeln!(out, "<dt>{}</dt><dd>{value}</dd>", escape(k));
+                let _ = writeln!(out, "<dt>{}</dt><dd>{}</dd>", escape(k), html_cell(&v));
             }
             out.push_str("</dl>\n");
             match b.policy.as_deref() {
                 Some(policy) => {
-                    let (body, _) = pretty_policy(policy);
                     let _ = writeln!(
                         out,
                         "<p><strong>Policy</strong></p>\n<pre class=\"policy\">{}</pre>",
-                        escape(&body)
+                        escape(policy)
                     );
                 }
                 None => out.push_str("<p class=\"none\">No policy recorded.</p>\n"),
             }
             out.push_str("</div>\n");
         }
-    }
-    out.push_str("</section>\n");
+    });
 
-    // Events.
-    out.push_str("<section>\n<h2>Events</h2>\n");
-    if r.events.is_empty() {
-        out.push_str("<p class=\"none\">None.</p>\n");
-    } else {
-        let rows: Vec<Vec<String>> = r
-            .events
-            .iter()
-            .map(|e| {
-                let hash = match e.hash.as_deref() {
-                    Some(h) if !h.is_empty() => {
-                        let shortened: String = h.chars().take(12).collect();
-                        let more = if h.chars().count() > 12 { "…" } else { "" };
-                        format!(
-                            "<code title=\"{}\">{}{more}</code>",
-                            escape(h),
-                            escape(&shortened)
-                        )
-                    }
-                    _ => "<span class=\"none\">unsealed</span>".to_owned(),
-                };
-                vec![
-                    escape(&e.seq.map(|s| s.to_string()).unwrap_or_else(|| NONE.into())),
-                    format!("<span class=\"mono\">{}</span>", escape(&e.at)),
-                    escape(
-                        &e.since_open_ms
-                            .map(since_open)
-                            .unwrap_or_else(|| NONE.into()),
-                    ),
-                    format!("<span class=\"mono\">{}</span>", escape(&e.kind)),
-                    escape(&e.actor),
-                    escape(&e.summary),
-                    hash,
-                ]
-            })
-            .collect();
-        html_table(
-            &mut out,
-            "events",
-            &[
-                "Seq",
-                "Time",
-                "+since open",
-                "Type",
-                "Actor",
-                "Summary",
-                "Hash",
-            ],
-            &rows,
+    html_section(&mut out, "Events", |out| {
+        html_table(out, "events", &events_table(r));
+    });
+
+    html_section(&mut out, "Evidence chain", |out| {
+        let verify = verify_command(r).map_or_else(
+            || "<span class=\"none\">no command given</span>".to_owned(),
+            |command| format!("<code>{}</code>", escape(command)),
         );
-    }
-    out.push_str("</section>\n");
-
-    // Evidence chain.
-    out.push_str("<section>\n<h2>Evidence chain</h2>\n");
-    let verify = if r.chain.verify_with.trim().is_empty() {
-        "<span class=\"none\">no command given</span>".to_owned()
-    } else {
-        format!("<code>{}</code>", escape(&r.chain.verify_with))
-    };
-    let _ = writeln!(
-        out,
-        "<p>{} Verify the whole chain with {verify}.</p>\n</section>",
-        escape(&chain_sentence(r))
-    );
+        let _ = writeln!(
+            out,
+            "<p>{} Verify the whole chain with {verify}.</p>",
+            escape(&chain_sentence(r))
+        );
+    });
 
     let _ = writeln!(
         out,
@@ -971,6 +942,12 @@ const C_OTHER: &str = "#b0b0b0";
 const C_WAIT: &str = "#a9c8e8";
 const C_HELD: &str = "#2b6cb0";
 const C_REVOKE: &str = "#7a1f1f";
+/// The revoking bars: hatched, outlined.
+const REVOKE_FILL: &str = "url(#bg-hatch)";
+const REVOKE_EXTRA: &str = " stroke=\"#3d0b0b\" stroke-width=\"0.8\"";
+/// The expiry ticks' and the resolved marker's strokes.
+const EXPIRY_STROKE: &str = "stroke=\"#111111\" stroke-width=\"2\"";
+const RESOLVED_STROKE: &str = "stroke=\"#333333\" stroke-width=\"1.5\" stroke-dasharray=\"5 3\"";
 
 fn phase_colour(status: &str) -> &'static str {
     match status {
@@ -1271,8 +1248,8 @@ fn timeline(out: &mut String, r: &Review) {
                     span,
                     y + 4.0,
                     ROW_H - 8.0,
-                    "url(#bg-hatch)",
-                    " stroke=\"#3d0b0b\" stroke-width=\"0.8\"",
+                    REVOKE_FILL,
+                    REVOKE_EXTRA,
                     &title,
                 );
             }
@@ -1283,7 +1260,7 @@ fn timeline(out: &mut String, r: &Review) {
             let x = axis.x(exp);
             let _ = writeln!(
                 out,
-                "<line class=\"expiry\" x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"#111111\" stroke-width=\"2\"><title>{}</title></line>",
+                "<line class=\"expiry\" x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{x:.1}\" y2=\"{:.1}\" {EXPIRY_STROKE}><title>{}</title></line>",
                 y + 2.0,
                 y + ROW_H - 2.0,
                 escape(&format!("Expires {}", rfc(exp)))
@@ -1297,7 +1274,7 @@ fn timeline(out: &mut String, r: &Review) {
         let x = axis.x(resolved);
         let _ = writeln!(
             out,
-            "<g class=\"resolved\"><line x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"#333333\" stroke-width=\"1.5\" stroke-dasharray=\"5 3\"><title>{}</title></line><text class=\"small\" x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">resolved</text></g>",
+            "<g class=\"resolved\"><line x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{x:.1}\" y2=\"{:.1}\" {RESOLVED_STROKE}><title>{}</title></line><text class=\"small\" x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">resolved</text></g>",
             top - 4.0,
             bottom + 4.0,
             escape(&format!("Resolved {}", rfc(resolved))),
@@ -1314,11 +1291,7 @@ fn timeline(out: &mut String, r: &Review) {
         ("Resolved", C_RESOLVED, ""),
         ("Waiting for grant", C_WAIT, ""),
         ("Access held", C_HELD, ""),
-        (
-            "Revoking",
-            "url(#bg-hatch)",
-            " stroke=\"#3d0b0b\" stroke-width=\"0.8\"",
-        ),
+        ("Revoking", REVOKE_FILL, REVOKE_EXTRA),
     ];
     for (label, fill, extra) in items {
         let _ = writeln!(
@@ -1331,27 +1304,23 @@ fn timeline(out: &mut String, r: &Review) {
         );
         x += 18.0 + label.chars().count() as f64 * 6.0 + 16.0;
     }
-    let _ = writeln!(
-        out,
-        "<line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"#111111\" stroke-width=\"2\"/><text class=\"small\" x=\"{:.1}\" y=\"{:.1}\">Expires</text>",
-        x + 6.0,
-        legend_y - 11.0,
-        x + 6.0,
-        legend_y + 2.0,
-        x + 14.0,
-        legend_y
-    );
-    x += 14.0 + 7.0 * 6.0 + 16.0;
-    let _ = writeln!(
-        out,
-        "<line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"#333333\" stroke-width=\"1.5\" stroke-dasharray=\"5 3\"/><text class=\"small\" x=\"{:.1}\" y=\"{:.1}\">Incident resolved</text>",
-        x + 6.0,
-        legend_y - 11.0,
-        x + 6.0,
-        legend_y + 2.0,
-        x + 14.0,
-        legend_y
-    );
+    for (label, stroke) in [
+        ("Expires", EXPIRY_STROKE),
+        ("Incident resolved", RESOLVED_STROKE),
+    ] {
+        let _ = writeln!(
+            out,
+            "<line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" {stroke}/><text class=\"small\" x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+            x + 6.0,
+            legend_y - 11.0,
+            x + 6.0,
+            legend_y + 2.0,
+            x + 14.0,
+            legend_y,
+            escape(label)
+        );
+        x += 14.0 + label.chars().count() as f64 * 6.0 + 16.0;
+    }
     out.push_str("</g>\n</svg>\n");
 }
 
