@@ -18,8 +18,8 @@
 -- the same, with end reason `unassigned`: a responder taken off the incident loses its access in
 -- the step that took them off. A stale event removes nobody, so ARGV[12] is then `[]`.
 --
--- Returns {"duplicate"}, {"conflict"} (someone else wrote first: re-read and retry) or
--- {"applied", new_version}.
+-- Returns {"duplicate"}, {"conflict", state, version} (someone else wrote first, or the caller
+-- guessed: here is the incident as it is, decide again) or {"applied", new_version}.
 
 for i = 7, #KEYS do
   if redis.call('EXISTS', KEYS[i]) == 1 then
@@ -29,7 +29,7 @@ end
 
 local version = redis.call('HGET', KEYS[1], 'version') or '0'
 if version ~= ARGV[1] then
-  return {'conflict'}
+  return {'conflict', redis.call('HGET', KEYS[1], 'state') or '', version}
 end
 
 -- The evidence first: if it cannot be written, nothing is.

@@ -41,6 +41,25 @@ pub enum ApplyOutcome {
     Duplicate,
 }
 
+/// The incidents a lock stripe last wrote, with their versions: a handful, newest first.
+#[derive(Default)]
+struct Recent(Vec<(String, Incident, u64)>);
+
+impl Recent {
+    const KEEP: usize = 4;
+
+    fn take(&mut self, key: &str) -> Option<(Option<Incident>, u64)> {
+        let i = self.0.iter().position(|(k, _, _)| k == key)?;
+        let (_, incident, version) = self.0.remove(i);
+        Some((Some(incident), version))
+    }
+
+    fn put(&mut self, key: String, incident: Incident, version: u64) {
+        self.0.insert(0, (key, incident, version));
+        self.0.truncate(Self::KEEP);
+    }
+}
+
 /// Incident records in Redis.
 #[derive(Clone)]
 pub struct IncidentStore {
@@ -48,7 +67,9 @@ pub struct IncidentStore {
     script: redis::Script,
     dedupe_ttl_secs: u64,
     revoke_on_unassign: bool,
-    locks: Arc<[Mutex<()>]>,
+    /// Applies to one incident are serialized within the process by a lock stripe, which also
+    /// remembers the last incidents it wrote: their next event needs no read first.
+    locks: Arc<[Mutex<Recent>]>,
 }
 
 /// Which incidents to list.
@@ -66,7 +87,9 @@ impl IncidentStore {
             script: audit::script(include_str!("apply.lua")),
             dedupe_ttl_secs: dedupe_ttl.as_secs().max(1),
             revoke_on_unassign: false,
-            locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
+            locks: (0..LOCK_STRIPES)
+                .map(|_| Mutex::new(Recent::default()))
+                .collect(),
         }
     }
 
@@ -103,14 +126,18 @@ impl IncidentStore {
             .map(|k| self.store.key(shard, &format!("seen:{k}")))
             .collect();
         let stripe = fnv1a(key.as_bytes()) as usize % self.locks.len();
-        let _serialized = self.locks[stripe].lock().await;
+        let mut recent = self.locks[stripe].lock().await;
+        // One round trip in the usual case: the incident as this process last wrote it, or, for
+        // one it has not seen, a guess that it is new. A wrong guess costs nothing but the
+        // retry: the script compares versions and answers a conflict with the incident as it is.
+        let mut known = recent.take(&key).unwrap_or((None, 0));
         for attempt in 0..MAX_ATTEMPTS {
-            if attempt > 0 {
-                // Another replica wrote in between: back off a little, with jitter.
+            if attempt > 1 {
+                // Other replicas keep writing in between: back off a little, with jitter.
                 let micros = fastrand::u64(0..200 * u64::from(attempt));
                 tokio::time::sleep(std::time::Duration::from_micros(micros)).await;
             }
-            let (current, version) = self.read(&key).await?;
+            let (current, version) = std::mem::take(&mut known);
             let applied = state::apply(current.as_ref(), event, directory, now);
             let incident = &applied.incident;
             let state_json = serde_json::to_string(incident).map_err(|e| corrupt(&key, e))?;
@@ -213,12 +240,37 @@ impl IncidentStore {
                 self.store.run(invocation.invoke_async(&mut conn)).await?;
             match reply.first() {
                 Some(redis::Value::BulkString(b)) if b == b"applied" => {
-                    return Ok(ApplyOutcome::Applied(Box::new(applied)))
+                    if let Some(v) = reply
+                        .get(1)
+                        .and_then(|v| redis::from_redis_value::<u64>(v.clone()).ok())
+                    {
+                        recent.put(key, applied.incident.clone(), v);
+                    }
+                    return Ok(ApplyOutcome::Applied(Box::new(applied)));
                 }
                 Some(redis::Value::BulkString(b)) if b == b"duplicate" => {
-                    return Ok(ApplyOutcome::Duplicate)
+                    if let (Some(c), true) = (current, version > 0) {
+                        recent.put(key, c, version);
+                    }
+                    return Ok(ApplyOutcome::Duplicate);
                 }
-                Some(redis::Value::BulkString(b)) if b == b"conflict" => continue,
+                Some(redis::Value::BulkString(b)) if b == b"conflict" => {
+                    let text = |i: usize| {
+                        reply
+                            .get(i)
+                            .and_then(|v| redis::from_redis_value::<String>(v.clone()).ok())
+                            .unwrap_or_default()
+                    };
+                    let (state, version) = (text(1), text(2));
+                    let incident = if state.is_empty() {
+                        None
+                    } else {
+                        Some(serde_json::from_str(&state).map_err(|e| corrupt(&key, e))?)
+                    };
+                    let version = version.parse().map_err(|e| corrupt(&key, e))?;
+                    known = (incident, version);
+                    continue;
+                }
                 other => {
                     return Err(StoreError::Corrupt {
                         key,
@@ -230,7 +282,8 @@ impl IncidentStore {
         Err(StoreError::Contended(key))
     }
 
-    /// Read an incident and its compare-and-set version (0 if absent).
+    /// Read an incident and its compare-and-set version (0 if absent). Not on the webhook path:
+    /// [`IncidentStore::apply`] learns the state from its cache or from the script's answer.
     async fn read(&self, key: &str) -> Result<(Option<Incident>, u64), StoreError> {
         let mut conn = self.store.conn();
         let (state, version): (Option<String>, Option<u64>) = self
