@@ -133,8 +133,11 @@ impl IncidentStore {
         let mut known = recent.take(&key).unwrap_or((None, 0));
         for attempt in 0..MAX_ATTEMPTS {
             if attempt > 1 {
-                // Other replicas keep writing in between: back off a little, with jitter.
-                let micros = fastrand::u64(0..200 * u64::from(attempt));
+                // Another replica keeps winning the race (it may have a burst of this incident's
+                // events queued and, remembering the incident, need no read): back off
+                // exponentially with full jitter so that it drains and this one gets a turn.
+                let cap = 500u64 << attempt.min(7);
+                let micros = fastrand::u64(0..cap.min(50_000));
                 tokio::time::sleep(std::time::Duration::from_micros(micros)).await;
             }
             let (current, version) = std::mem::take(&mut known);

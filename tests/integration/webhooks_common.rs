@@ -212,3 +212,97 @@ async fn a_burst_of_events_for_one_incident_is_applied_in_full() {
     }
     assert_eq!(app.webhooks_applied(), 200);
 }
+
+/// Two replicas on one Redis, each remembering the incidents it last wrote: a replica whose
+/// memory is stale learns the incident from the script's conflict answer and applies on top of
+/// it, so nothing written by the other replica is lost.
+#[tokio::test]
+async fn two_replicas_interleaving_one_incidents_events_lose_none() {
+    let a = TestApp::start().await;
+    let b = breakglass::App::build(breakglass::Config::from_toml_str(&a.config_text).unwrap())
+        .await
+        .unwrap();
+    let b_url = format!("http://{}", b.addr());
+    let b_stop = b.shutdown_handle();
+    tokio::spawn(b.wait());
+    let send = |url: String, body: Vec<u8>| {
+        let http = a.http.clone();
+        async move {
+            http.post(format!("{url}/webhooks/pagerduty"))
+                .header("x-pagerduty-signature", pd_signature(PD_SECRET, &body))
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    let a_url = a.url("").trim_end_matches('/').to_owned();
+    // In order, alternating: triggered (A), acknowledged (B), reassigned (A), resolved (B).
+    let acknowledged = edit(
+        &fixture("pagerduty/incident.acknowledged.json"),
+        "PQ1K5C8",
+        "PFQZPSY",
+    );
+    let reassigned = edit(
+        &fixture("pagerduty/incident.reassigned.json"),
+        "PIQUG8X",
+        "PFQZPSY",
+    );
+    let reassigned = edit(
+        &reassigned,
+        "2021-06-04T10:17:54.838Z",
+        "2021-06-04T13:56:00.000Z",
+    );
+    let resolved = crate::elevation_support::resolve_body("PFQZPSY");
+    let sequence = [
+        fixture("pagerduty/incident.triggered.json"),
+        acknowledged,
+        reassigned,
+        resolved,
+    ];
+    for (i, body) in sequence.iter().enumerate() {
+        let url = if i % 2 == 0 { &a_url } else { &b_url };
+        assert_eq!(send(url.clone(), body.clone()).await, StatusCode::ACCEPTED);
+    }
+    assert_eq!(a.webhooks_applied(), 4);
+    // The same as one replica makes of the same sequence.
+    let one = TestApp::start().await;
+    for body in &sequence {
+        assert_eq!(one.pagerduty(body).await.0, StatusCode::ACCEPTED);
+    }
+    let strip = |mut v: serde_json::Value| {
+        v.as_object_mut().unwrap().remove("updated_at");
+        v
+    };
+    let two = strip(a.incident("pagerduty:PFQZPSY").await);
+    assert_eq!(two, strip(one.incident("pagerduty:PFQZPSY").await));
+    assert_eq!(two["status"], "resolved");
+
+    // Then 100 distinct deliveries for one incident, half to each replica, all at once.
+    let template = String::from_utf8(fixture("pagerduty/incident.triggered.json")).unwrap();
+    let mut sends = tokio::task::JoinSet::new();
+    for i in 0..100 {
+        let body = template
+            .replace("01BZYIL05THJDFF2Y08X9SVMTU", &format!("TWO{i:023}"))
+            .replace("PFQZPSY", "PTWOREP")
+            .into_bytes();
+        let url = if i % 2 == 0 {
+            a_url.clone()
+        } else {
+            b_url.clone()
+        };
+        sends.spawn(send(url, body));
+    }
+    while let Some(status) = sends.join_next().await {
+        assert_eq!(status.unwrap(), StatusCode::ACCEPTED);
+    }
+    let applied = a
+        .audit_entries()
+        .into_iter()
+        .filter(|(t, i, _)| t == "webhook.applied" && i == "pagerduty:PTWOREP")
+        .count();
+    assert_eq!(applied, 100);
+    assert!(a.until_sealed().await.is_intact());
+    b_stop.shutdown();
+}
