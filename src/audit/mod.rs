@@ -83,7 +83,8 @@ pub struct Event {
     pub incident: String,
     /// Empty when the event is about no binding.
     pub binding: String,
-    pub data: serde_json::Value,
+    /// The details, already JSON text: serialized once, straight from what the caller has.
+    pub data: String,
 }
 
 impl Event {
@@ -92,7 +93,7 @@ impl Event {
         origin: &Origin,
         incident: &IncidentId,
         binding: Option<&str>,
-        data: serde_json::Value,
+        data: impl Serialize,
     ) -> Self {
         Self::loose(kind, origin, Some(incident.to_string()), binding, data)
     }
@@ -103,14 +104,15 @@ impl Event {
         origin: &Origin,
         incident: Option<String>,
         binding: Option<&str>,
-        data: serde_json::Value,
+        data: impl Serialize,
     ) -> Self {
         Self {
             kind,
             origin: origin.clone(),
             incident: incident.unwrap_or_default(),
             binding: binding.unwrap_or_default().to_owned(),
-            data,
+            // Event data are plain structs and JSON values: serializing them cannot fail.
+            data: serde_json::to_string(&data).unwrap_or_else(|_| "null".into()),
         }
     }
 
@@ -124,22 +126,25 @@ impl Event {
         Store::shard_of(&self.incident)
     }
 
-    fn envelope(&self, at: DateTime<Utc>) -> serde_json::Value {
-        serde_json::json!([
+    /// The event as `append.lua` takes it: a JSON array (a tuple serializes as one).
+    fn envelope<'a>(&'a self, at: &'a str) -> impl Serialize + 'a {
+        (
             self.kind,
-            rfc3339(at),
-            self.origin.actor,
-            self.origin.source,
-            self.incident,
-            self.binding,
-            self.data.to_string(),
-        ])
+            at,
+            &self.origin.actor,
+            &self.origin.source,
+            &self.incident,
+            &self.binding,
+            &self.data,
+        )
     }
 }
 
 /// The events of one atomic step, as the JSON array the scripts take.
 pub fn encode(events: &[Event], at: DateTime<Utc>) -> String {
-    serde_json::Value::Array(events.iter().map(|e| e.envelope(at)).collect()).to_string()
+    let at = rfc3339(at);
+    let envelopes: Vec<_> = events.iter().map(|e| e.envelope(&at)).collect();
+    serde_json::to_string(&envelopes).unwrap_or_else(|_| "[]".into())
 }
 
 /// Event times: RFC 3339, UTC, milliseconds.
@@ -247,5 +252,42 @@ impl AuditLog {
         let mut conn = self.store.conn();
         let _: String = self.store.run(inv.invoke_async(&mut conn)).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_go_to_the_scripts_as_arrays_of_seven_strings_with_data_as_json_text() {
+        let incident: IncidentId = "pagerduty:PFQZPSY".parse().unwrap();
+        let e = Event::new(
+            "elevation.denied",
+            &Origin::person("alice@example.com"),
+            &incident,
+            None,
+            serde_json::json!({"rule": "not_on_call", "n": 1}),
+        );
+        let at = DateTime::parse_from_rfc3339("2026-11-23T08:00:00.5Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let text = encode(&[e.clone(), e], at);
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let first = v.as_array().unwrap()[0].as_array().unwrap().clone();
+        assert_eq!(v.as_array().unwrap().len(), 2);
+        assert_eq!(
+            first,
+            [
+                "elevation.denied",
+                "2026-11-23T08:00:00.500Z",
+                "alice@example.com",
+                "api",
+                "pagerduty:PFQZPSY",
+                "",
+                r#"{"n":1,"rule":"not_on_call"}"#,
+            ]
+        );
+        assert_eq!(encode(&[], at), "[]");
     }
 }

@@ -163,13 +163,12 @@ impl IncidentStore {
                 dedupe_keys: &event.dedupe_keys,
             };
             let origin = audit::Origin::webhook(event.incident.source().as_str());
-            let data = serde_json::to_value(&audit_event).map_err(|e| corrupt(&key, e))?;
             let mut events = vec![audit::Event::new(
                 audit::WebhookApplied::TYPE,
                 &origin,
                 &event.incident,
                 None,
-                data,
+                &audit_event,
             )];
             if applied.previous_status != Some(incident.status) {
                 events.push(audit::Event::new(
