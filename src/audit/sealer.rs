@@ -247,12 +247,32 @@ impl Sealer {
         }
         let mut total = 0;
         loop {
-            let n = seal_shard_with(&self.store, shard, &self.keys).await?;
+            let n = match seal_shard_with(&self.store, shard, &self.keys).await {
+                Ok(n) => n,
+                Err(e @ SealError::KeyMismatch { .. }) => {
+                    // A replica that cannot extend the chain must not keep others from it.
+                    let _ = self.release_lease(shard).await;
+                    return Err(e);
+                }
+                Err(e) => return Err(e),
+            };
             total += n;
             if n < BATCH {
                 return Ok(total);
             }
         }
+    }
+
+    async fn release_lease(&self, shard: u16) -> Result<(), StoreError> {
+        let release = redis::Script::new(
+            "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end return 1",
+        );
+        let mut inv = release.prepare_invoke();
+        inv.key(self.store.key(shard, "audit:sealer"))
+            .arg(&self.holder);
+        let mut conn = self.store.conn();
+        let _: i64 = self.store.run(inv.invoke_async(&mut conn)).await?;
+        Ok(())
     }
 
     async fn take_lease(&self, shard: u16) -> Result<bool, StoreError> {

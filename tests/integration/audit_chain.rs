@@ -344,3 +344,34 @@ async fn after_a_key_rotation_old_seals_still_check_and_sealing_goes_on() {
     let b = only_break(&verify::verify_with(&app.store(), &only_new).await.unwrap());
     assert_eq!(b.seq, 1);
 }
+
+#[tokio::test]
+async fn a_replica_with_another_key_neither_forks_the_chain_nor_blocks_the_others() {
+    let (app, _) = with_sealed_history().await;
+    // A second replica on the same Redis, misconfigured with another key.
+    let other = app
+        .config_text
+        .replace(AUDIT_KEY, "a-different-key-0000000000000000000000000");
+    let b = breakglass::App::build(breakglass::Config::from_toml_str(&other).unwrap())
+        .await
+        .unwrap();
+    let b_stop = b.shutdown_handle();
+    tokio::spawn(b.wait());
+    // Bursts of new events after the shard's sealer lease (1 s) has lapsed, so that either
+    // replica may take it: the one with the right key seals them all, the other refuses
+    // (counting errors) and lets go of the lease rather than keep the shard unsealed.
+    for burst in 0..3 {
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        for i in 0..5 {
+            let body = edit(
+                &fixture("pagerduty/incident.triggered.json"),
+                "01BZYIL05THJDFF2Y08X9SVMTU",
+                &format!("KEYS{burst}{i:021}"),
+            );
+            assert_eq!(app.pagerduty(&body).await.0, StatusCode::ACCEPTED);
+        }
+        let report = app.until_sealed().await;
+        assert!(report.is_intact(), "burst {burst}: {report:?}");
+    }
+    b_stop.shutdown();
+}
