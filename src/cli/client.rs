@@ -104,26 +104,23 @@ impl Client {
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
             .ok_or_else(|| CliError::BadServer(args.server.clone()))?;
-        let http = reqwest::Client::builder()
-            .timeout(TIMEOUT)
-            .user_agent(concat!("breakglass-cli/", env!("CARGO_PKG_VERSION")))
-            // A redirect would turn a POST into a GET; say where the service is instead.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| CliError::Request {
-                url: shown(&base),
-                reason: innermost(&e),
-            })?;
-        let download = reqwest::Client::builder()
-            .connect_timeout(TIMEOUT)
-            .read_timeout(TIMEOUT)
-            .user_agent(concat!("breakglass-cli/", env!("CARGO_PKG_VERSION")))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| CliError::Request {
-                url: shown(&base),
-                reason: innermost(&e),
-            })?;
+        let build = |builder: reqwest::ClientBuilder| {
+            builder
+                .user_agent(concat!("breakglass-cli/", env!("CARGO_PKG_VERSION")))
+                // A redirect would turn a POST into a GET; say where the service is instead.
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .map_err(|e| CliError::Request {
+                    url: shown(&base),
+                    reason: innermost(&e),
+                })
+        };
+        let http = build(reqwest::Client::builder().timeout(TIMEOUT))?;
+        let download = build(
+            reqwest::Client::builder()
+                .connect_timeout(TIMEOUT)
+                .read_timeout(TIMEOUT),
+        )?;
         Ok(Self {
             http,
             download,
@@ -181,11 +178,7 @@ impl Client {
             .map_err(|e| transport(&url, &e))?;
         let status = response.status();
         if !status.is_success() {
-            let location = response
-                .headers()
-                .get(reqwest::header::LOCATION)
-                .and_then(|l| l.to_str().ok())
-                .map(str::to_owned);
+            let location = location(&response);
             let body = response.text().await.map_err(|e| transport(&url, &e))?;
             return Err(refusal(url, status, location, &body));
         }
@@ -209,17 +202,22 @@ impl Client {
         let url = shown(&self.base);
         let response = request.send().await.map_err(|e| transport(&url, &e))?;
         let status = response.status();
-        let location = response
-            .headers()
-            .get(reqwest::header::LOCATION)
-            .and_then(|l| l.to_str().ok())
-            .map(str::to_owned);
+        let location = location(&response);
         let body = response.text().await.map_err(|e| transport(&url, &e))?;
         if status.is_success() && serde_json::from_str::<serde::de::IgnoredAny>(&body).is_ok() {
             return Ok(Answer { status, url, body });
         }
         Err(refusal(url, status, location, &body))
     }
+}
+
+/// Where a redirect points.
+fn location(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|l| l.to_str().ok())
+        .map(str::to_owned)
 }
 
 /// The error shape of CONTRACT.md.

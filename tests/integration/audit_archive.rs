@@ -125,18 +125,11 @@ async fn archived_files_verify_alone_and_a_trimmed_chain_continues_from_its_anch
             last["hash"].as_str().unwrap().to_owned()
         })
         .collect();
-    let res = app
-        .http
-        .get(app.url("/v1/audit"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
+    let first_per_shard: std::collections::BTreeMap<u64, serde_json::Value> = app
+        .audit_export()
         .await
-        .unwrap();
-    let text = res.text().await.unwrap();
-    let first_per_shard: std::collections::BTreeMap<u64, serde_json::Value> = text
-        .lines()
+        .into_iter()
         .rev()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
         .map(|l| (l["shard"].as_u64().unwrap(), l))
         .collect();
     for line in first_per_shard.values() {

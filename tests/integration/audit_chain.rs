@@ -130,18 +130,7 @@ async fn an_untouched_trail_verifies_with_the_cli_and_every_event_carries_its_ch
         prev = digest;
     }
     // The NDJSON export carries the same chain.
-    let res = app
-        .http
-        .get(app.url("/v1/audit"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    let text = res.text().await.unwrap();
-    let lines: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = app.audit_export().await;
     assert_eq!(lines.len(), audit.len());
     assert_eq!(lines[0]["prev_hash"], hex::encode(chain::GENESIS));
     for pair in lines.windows(2) {

@@ -390,6 +390,22 @@ impl TestApp {
         (out.status.code(), text)
     }
 
+    /// The admins' NDJSON export of the whole audit trail, one value per line.
+    pub async fn audit_export(&self) -> Vec<serde_json::Value> {
+        let res = self
+            .http
+            .get(self.url("/v1/audit"))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .expect("GET /v1/audit");
+        assert_eq!(res.status(), StatusCode::OK);
+        let text = res.text().await.expect("export body");
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect()
+    }
+
     /// A store on the app's Redis, for the library's own readers (verify, sealer).
     pub fn store(&self) -> breakglass::store::Store {
         breakglass::store::Store::connect(&self.config.redis, Default::default()).expect("store")
