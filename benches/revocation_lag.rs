@@ -16,6 +16,10 @@ mod elevation_support;
 #[allow(dead_code)]
 #[path = "../tests/integration/harness.rs"]
 mod harness;
+/// The floor is the one `./scripts/bench` measures.
+#[allow(dead_code)]
+#[path = "loadgen/iam.rs"]
+mod loadgen_iam;
 #[allow(dead_code)]
 #[path = "../tests/integration/moto.rs"]
 mod moto;
@@ -104,74 +108,7 @@ async fn measure(n: usize) -> (Duration, Duration) {
     assert_eq!(INCIDENT, "pagerduty:PFQZPSY");
 
     // The floor: the same IAM calls for n fresh roles of the same shape, straight to moto.
-    let iam = e.moto.client();
-    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/alice"},"Action":"sts:AssumeRole"}]}"#;
-    let mut setup = tokio::task::JoinSet::new();
-    for i in 0..n {
-        let (iam, gate) = (iam.clone(), gate.clone());
-        setup.spawn(async move {
-            let _slot = gate.acquire().await.unwrap();
-            let name = format!("floor-{i}");
-            iam.create_role()
-                .role_name(&name)
-                .path("/floor/")
-                .assume_role_policy_document(trust)
-                .send()
-                .await
-                .unwrap();
-            iam.put_role_policy()
-                .role_name(&name)
-                .policy_name("breakglass")
-                .policy_document(READ_POLICY)
-                .send()
-                .await
-                .unwrap();
-        });
-    }
-    while let Some(done) = setup.join_next().await {
-        done.unwrap();
-    }
-    let deny = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":"2030-01-01T00:00:00Z"}}}]}"#;
-    let started = Instant::now();
-    let mut floor = tokio::task::JoinSet::new();
-    for i in 0..n {
-        let (iam, gate) = (iam.clone(), gate.clone());
-        floor.spawn(async move {
-            let _slot = gate.acquire().await.unwrap();
-            let name = format!("floor-{i}");
-            iam.put_role_policy()
-                .role_name(&name)
-                .policy_name("breakglass-revoked")
-                .policy_document(deny)
-                .send()
-                .await
-                .unwrap();
-            let inline = iam
-                .list_role_policies()
-                .role_name(&name)
-                .send()
-                .await
-                .unwrap();
-            iam.list_attached_role_policies()
-                .role_name(&name)
-                .send()
-                .await
-                .unwrap();
-            for policy in inline.policy_names() {
-                iam.delete_role_policy()
-                    .role_name(&name)
-                    .policy_name(policy)
-                    .send()
-                    .await
-                    .unwrap();
-            }
-            iam.delete_role().role_name(&name).send().await.unwrap();
-        });
-    }
-    while let Some(done) = floor.join_next().await {
-        done.unwrap();
-    }
-    (lag, started.elapsed())
+    (lag, loadgen_iam::floor(&e.moto, n, &gate).await)
 }
 
 /// Bindings the service has finished revoking, from its metrics.

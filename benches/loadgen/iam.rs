@@ -174,7 +174,7 @@ pub async fn revocation_lag(base: &str, moto: &Moto, n: usize) -> (Duration, Dur
 
 /// The same IAM calls for `n` fresh roles of the same shape, straight to moto: the session-ending
 /// deny, the policy listings, the deletion of each inline policy, the role's deletion.
-async fn floor(moto: &Moto, n: usize, gate: &Arc<Semaphore>) -> Duration {
+pub async fn floor(moto: &Moto, n: usize, gate: &Arc<Semaphore>) -> Duration {
     let iam = moto.client();
     let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/alice"},"Action":"sts:AssumeRole"}]}"#;
     let mut setup = tokio::task::JoinSet::new();
