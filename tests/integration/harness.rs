@@ -406,6 +406,23 @@ impl TestApp {
             .collect()
     }
 
+    /// A metric from `/metrics`, summed over its labels.
+    pub async fn metric(&self, name: &str) -> u64 {
+        let text = self
+            .http
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("metrics body");
+        text.lines()
+            .filter(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>() as u64
+    }
+
     /// A store on the app's Redis, for the library's own readers (verify, sealer).
     pub fn store(&self) -> breakglass::store::Store {
         breakglass::store::Store::connect(&self.config.redis, Default::default()).expect("store")

@@ -203,23 +203,6 @@ async fn start_proxy(moto: &Moto, percent: u32, stalls: u32) -> (String, Faults)
     (url, faults)
 }
 
-/// A counter from `/metrics`, summed over its labels.
-async fn counter(app: &TestApp, name: &str) -> u64 {
-    let text = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("GET /metrics")
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum::<f64>() as u64
-}
-
 /// The invariant: no role under the path belongs to a resolved incident or is past its expiry
 /// (read straight from moto, not through the proxy).
 async fn assert_invariant(e: &Elev, resolved: &[&str]) {
@@ -327,7 +310,7 @@ async fn iam_throttling_5xx_and_timeouts_still_revoke_every_binding() {
         .iter()
         .filter(|b| b["attempts"].as_u64().unwrap_or(0) > 1)
         .count();
-    let retries = counter(&e.app, "breakglass_revocation_retries_total").await;
+    let retries = e.app.metric("breakglass_revocation_retries_total").await;
     let with_errors = bindings
         .iter()
         .filter(|b| b["last_error"].is_string())

@@ -26,7 +26,7 @@ async fn start() -> Elev {
 async fn until_counter(e: &Elev, name: &str, at_least: u64) {
     let started = Instant::now();
     loop {
-        let n = counter(e, name).await;
+        let n = e.app.metric(name).await;
         if n >= at_least {
             return;
         }
@@ -35,29 +35,11 @@ async fn until_counter(e: &Elev, name: &str, at_least: u64) {
     }
 }
 
-/// A counter from `/metrics`, summed over its labels.
-async fn counter(e: &Elev, name: &str) -> u64 {
-    let text = e
-        .app
-        .http
-        .get(e.app.url("/metrics"))
-        .send()
-        .await
-        .expect("GET /metrics")
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum::<f64>() as u64
-}
-
 /// Wait for two more reconciler passes: at least one of them began after this call.
 async fn two_more_passes(e: &Elev) {
-    let target = counter(e, "breakglass_reconciler_runs_total").await + 2;
+    let target = e.app.metric("breakglass_reconciler_runs_total").await + 2;
     let started = Instant::now();
-    while counter(e, "breakglass_reconciler_runs_total").await < target {
+    while e.app.metric("breakglass_reconciler_runs_total").await < target {
         assert!(started.elapsed() < WAIT, "the reconciler stopped passing");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -264,7 +246,9 @@ async fn an_active_bindings_role_is_kept() {
         .await;
     assert_eq!(read["status"], "active");
     assert_eq!(
-        counter(&e, "breakglass_reconciler_roles_removed_total").await,
+        e.app
+            .metric("breakglass_reconciler_roles_removed_total")
+            .await,
         0
     );
     assert_no_role_outlives_its_incident_or_expiry(&e).await;
@@ -293,12 +277,12 @@ async fn a_role_whose_grant_is_still_in_flight_is_kept() {
 async fn while_another_replica_holds_the_lock_this_one_skips_its_passes() {
     let e = start().await;
     pause(&e).await;
-    let runs = counter(&e, "breakglass_reconciler_runs_total").await;
+    let runs = e.app.metric("breakglass_reconciler_runs_total").await;
     make_role(&e, "/breakglass/", "stray", vec![]).await;
 
     tokio::time::sleep(Duration::from_millis(2500)).await;
 
-    assert_eq!(counter(&e, "breakglass_reconciler_runs_total").await, runs);
+    assert_eq!(e.app.metric("breakglass_reconciler_runs_total").await, runs);
     assert!(role_exists(&e, "stray").await);
     // The holder is gone (its lock lapses, here at once): this replica takes over.
     resume(&e);
