@@ -52,6 +52,8 @@ mod iam;
 mod report;
 #[path = "loadgen/service.rs"]
 mod service;
+#[path = "loadgen/stalls.rs"]
+mod stalls;
 #[path = "loadgen/webhooks.rs"]
 mod webhooks;
 
@@ -267,6 +269,11 @@ async fn main() {
          src/incidents/store.rs builds it differently now; update benches/loadgen/baseline.rs"
     );
 
+    // The disk's own fsync latency, on the filesystem of Redis's AOF, before any load.
+    progress("the disk: 2000 appends of 600 bytes, each fdatasynced");
+    let disk = stalls::disk_fsync(dir.path(), 2000, 600);
+    progress(&format!("  {}", stalls::text(&disk)));
+
     // 1. Baseline.
     progress(&format!(
         "baseline: redis-benchmark, {} EVALSHA calls over {} connections",
@@ -302,6 +309,7 @@ async fn main() {
             }
         })
     };
+    let monitor = stalls::Monitor::start(&mut conn).await;
     let cpu_before = (
         svc.cpu_seconds(),
         redis_cpu(&mut conn).await,
@@ -319,6 +327,7 @@ async fn main() {
         redis_cpu(&mut conn).await,
         service::cpu_seconds(std::process::id()),
     );
+    let flat_seen = monitor.finish(&mut conn).await;
     stop.store(true, Ordering::Relaxed);
     sampler.await.expect("sampler");
     let flat_secs = flat.elapsed.as_secs_f64().max(1e-9);
@@ -335,23 +344,41 @@ async fn main() {
         flat.statuses_text()
     ));
 
-    // 2. Fixed rates.
+    // 2. Fixed rates, with Redis's latency monitor on: first with the AOF fsynced on every
+    // write (as everywhere else in the run), then the same rates with `appendfsync everysec`.
     let mut fixed = Vec::new();
-    for fraction in RATES {
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        let rate = (flat.throughput() * fraction).max(1.0);
-        let n = ((rate * rate_seconds.value as f64).ceil() as usize).max(1);
-        let items = generator.batch(n);
-        progress(&format!(
-            "fixed rate {:.0}%: {}/s for {} s",
-            fraction * 100.0,
-            thousands(rate),
-            rate_seconds.value
-        ));
-        let out = drive::run(&svc.base, items, concurrency.value, Pace::Rate(rate)).await;
-        progress(&format!("  {}; {}", percentiles(&out), out.statuses_text()));
-        fixed.push((fraction, rate, out));
+    let mut relaxed = Vec::new();
+    for fsync in ["always", "everysec"] {
+        stalls::set_fsync(&mut conn, fsync).await;
+        for fraction in RATES {
+            tokio::time::sleep(stalls::SETTLE).await;
+            let rate = (flat.throughput() * fraction).max(1.0);
+            let n = ((rate * rate_seconds.value as f64).ceil() as usize).max(1);
+            let items = generator.batch(n);
+            progress(&format!(
+                "fixed rate {:.0}%, appendfsync {fsync}: {}/s for {} s",
+                fraction * 100.0,
+                thousands(rate),
+                rate_seconds.value
+            ));
+            let monitor = stalls::Monitor::start(&mut conn).await;
+            let out = drive::run(&svc.base, items, concurrency.value, Pace::Rate(rate)).await;
+            let seen = monitor.finish(&mut conn).await;
+            progress(&format!(
+                "  {}; {}; {}",
+                percentiles(&out),
+                out.statuses_text(),
+                seen.text()
+            ));
+            let into = if fsync == "always" {
+                &mut fixed
+            } else {
+                &mut relaxed
+            };
+            into.push((fraction, rate, out, seen));
+        }
     }
+    stalls::set_fsync(&mut conn, "always").await;
     let hwm_load = svc.memory().hwm_kib;
 
     // 5. Redis bytes, once the sealer has sealed every event.
@@ -377,12 +404,7 @@ async fn main() {
 
     // The table.
     let ratio = flat.throughput() / base.rps;
-    let at = |f: f64| {
-        fixed
-            .iter()
-            .find(|(x, _, _)| *x == f)
-            .expect("a fixed rate")
-    };
+    let at = |f: f64| fixed.iter().find(|(x, ..)| *x == f).expect("a fixed rate");
     let mut rows = vec![
         Row::new(
             format!(
@@ -422,7 +444,7 @@ async fn main() {
         ),
     ];
     for fraction in RATES {
-        let (_, rate, out) = at(fraction);
+        let (_, rate, out, _) = at(fraction);
         let pct = fraction * 100.0;
         let figure = format!(
             "{}; {} of {} not 202",
@@ -441,6 +463,25 @@ async fn main() {
         };
         rows.push(row);
     }
+    for (fraction, rate, out, _) in &relaxed {
+        rows.push(Row::new(
+            format!(
+                "2. at {:.0}% ({}/s), Redis `appendfsync everysec`",
+                fraction * 100.0,
+                thousands(*rate)
+            ),
+            format!(
+                "{}; {} of {} not 202",
+                percentiles(out),
+                thousands(out.errors() as f64),
+                thousands(out.sent as f64)
+            ),
+        ));
+    }
+    rows.push(Row::new(
+        "2. the disk alone: append 600 B + fdatasync, one at a time",
+        stalls::text(&disk),
+    ));
     let q = |h: &hdrhistogram::Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
     rows.push(Row::new(
         format!("3. grant against moto, whole request ({} grants)", g.n),
@@ -574,18 +615,27 @@ async fn main() {
             std::thread::available_parallelism().map_or(0, |n| n.get())
         ),
     ];
-    for (fraction, rate, out) in &fixed {
-        details.push(format!(
-            "At {:.0}% ({}/s offered, {}/s accepted over {:.1} s): {}, max {:.2} ms; answers {}.",
-            fraction * 100.0,
-            thousands(*rate),
-            thousands(out.throughput()),
-            out.elapsed.as_secs_f64(),
-            percentiles(out),
-            out.max_ms(),
-            out.statuses_text()
-        ));
+    for (fsync, series) in [("always", &fixed), ("everysec", &relaxed)] {
+        for (fraction, rate, out, seen) in series {
+            details.push(format!(
+                "At {:.0}% with `appendfsync {fsync}` ({}/s offered, {}/s accepted over {:.1} s): {}, max {:.2} ms; answers {}. Redis's latency monitor (events over {} ms): {}.",
+                fraction * 100.0,
+                thousands(*rate),
+                thousands(out.throughput()),
+                out.elapsed.as_secs_f64(),
+                percentiles(out),
+                out.max_ms(),
+                out.statuses_text(),
+                stalls::THRESHOLD_MS,
+                seen.text()
+            ));
+        }
     }
+    details.push(format!(
+        "Flat out, Redis's latency monitor (events over {} ms): {}.",
+        stalls::THRESHOLD_MS,
+        flat_seen.text()
+    ));
     details.push(format!(
         "Memory: VmHWM after all the webhook phases {:.1} MiB; at the end of the run RSS {:.1} MiB, VmHWM {:.1} MiB. Redis: incident keys {} ({:.1} MiB), audit keys {} ({:.1} MiB), other keys {} ({:.1} MiB).",
         mib(hwm_load),
