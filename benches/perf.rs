@@ -605,14 +605,16 @@ async fn main() {
             base.command
         ),
         format!(
-            "Flat out: {} sent in {:.1} s, answers {}; CPU during it, in cores: service {:.2}, redis-server {:.2}, load generator {:.2} (of {}; moto idle).",
+            "Flat out: {} sent in {:.1} s, answers {}; CPU during it, in cores: service {:.2}, redis-server {:.2}, load generator {:.2} (of {}; moto idle); CPU time per webhook: service {:.0} µs, redis-server {:.0} µs.",
             thousands(flat.sent as f64),
             flat.elapsed.as_secs_f64(),
             flat.statuses_text(),
             cpu.0,
             cpu.1,
             cpu.2,
-            std::thread::available_parallelism().map_or(0, |n| n.get())
+            std::thread::available_parallelism().map_or(0, |n| n.get()),
+            cpu.0 / flat.throughput() * 1e6,
+            cpu.1 / flat.throughput() * 1e6
         ),
     ];
     for (fsync, series) in [("always", &fixed), ("everysec", &relaxed)] {

@@ -16,7 +16,7 @@ use crate::elevation::policy::Role;
 use crate::elevation::store::BindingStore;
 use crate::elevation::{scheduler, Elevation};
 use crate::grants::Grants;
-use crate::http::{self, AppState};
+use crate::http::{self, AppState, Shared};
 use crate::incidents::IncidentStore;
 use crate::metrics::Metrics;
 use crate::revocation::Reconciler;
@@ -78,7 +78,7 @@ impl AppState {
             kick,
         ));
         let api_auth = Arc::new(ApiAuth::from_config(&config.auth)?);
-        let state = AppState {
+        let state = AppState::new(Shared {
             config: Arc::new(config),
             store,
             incidents,
@@ -87,7 +87,7 @@ impl AppState {
             elevation_limiter,
             api_auth,
             metrics,
-        };
+        });
         Ok((state, grants))
     }
 }

@@ -67,6 +67,33 @@ impl RawEntry {
     }
 }
 
+/// One item of an `XRANGE` reply, `[id, [name, value, ...]]`, read without copying its values
+/// or building a map (the sealer reads every event back).
+impl redis::FromRedisValue for RawEntry {
+    fn from_redis_value(v: redis::Value) -> Result<Self, redis::ParsingError> {
+        let bad = || redis::ParsingError::from(String::from("not a stream entry"));
+        let redis::Value::Array(parts) = v else {
+            return Err(bad());
+        };
+        let [id, redis::Value::Array(flat)] =
+            <[redis::Value; 2]>::try_from(parts).map_err(|_| bad())?
+        else {
+            return Err(bad());
+        };
+        let id = String::from_redis_value(id)?;
+        let mut fields = Vec::with_capacity(flat.len() / 2);
+        let mut flat = flat.into_iter();
+        while let (Some(name), Some(value)) = (flat.next(), flat.next()) {
+            fields.push((
+                String::from_redis_value(name)?,
+                Vec::from_redis_value(value)?,
+            ));
+        }
+        fields.sort();
+        Ok(Self { id, fields })
+    }
+}
+
 fn lp(h: &mut Sha256, bytes: &[u8]) {
     // Stream fields are far below 4 GiB; saturate rather than wrap if one ever were not.
     let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
@@ -162,6 +189,36 @@ pub fn parse_digest(hex_str: &str) -> Option<Digest> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_xrange_item_reads_as_the_stream_reply_does() {
+        use redis::{FromRedisValue, Value};
+        let bulk = |s: &str| Value::BulkString(s.as_bytes().to_vec());
+        let item = Value::Array(vec![
+            bulk("1700000000000-3"),
+            Value::Array(vec![
+                bulk("type"),
+                bulk("webhook.applied"),
+                bulk("data"),
+                Value::BulkString(vec![0xff, 0x00, b'{']),
+                bulk("seq"),
+                bulk("7"),
+            ]),
+        ]);
+        let direct = RawEntry::from_redis_value(item.clone()).unwrap();
+        let reply =
+            redis::streams::StreamRangeReply::from_redis_value(Value::Array(vec![item])).unwrap();
+        assert_eq!(direct, RawEntry::from_stream(&reply.ids[0]));
+        assert_eq!(direct.seq(), Some(7));
+        assert_eq!(direct.field("data"), Some(&[0xff, 0x00, b'{'][..]));
+        for bad in [
+            bulk("x"),
+            Value::Array(vec![bulk("1-1")]),
+            Value::Array(vec![bulk("1-1"), bulk("not fields")]),
+        ] {
+            assert!(RawEntry::from_redis_value(bad).is_err());
+        }
+    }
 
     fn entry(id: &str, fields: &[(&str, &str)]) -> RawEntry {
         RawEntry {

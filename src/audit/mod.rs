@@ -184,7 +184,7 @@ pub async fn entries_after(
     count: usize,
 ) -> Result<Vec<chain::RawEntry>, StoreError> {
     let mut conn = store.conn();
-    let reply: redis::streams::StreamRangeReply = store
+    store
         .run(
             redis::cmd("XRANGE")
                 .arg(key)
@@ -194,8 +194,7 @@ pub async fn entries_after(
                 .arg(count)
                 .query_async(&mut conn),
         )
-        .await?;
-    Ok(reply.ids.iter().map(chain::RawEntry::from_stream).collect())
+        .await
 }
 
 /// The stream key of a shard.

@@ -33,9 +33,26 @@ use crate::store::Store;
 use crate::webhooks::intake::Intake;
 use governor::DefaultKeyedRateLimiter;
 
-/// Everything a handler may use. Cheap to clone.
+/// Everything a handler may use. One pointer: axum clones it for every request.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The parts behind [`AppState`].
+pub struct Shared {
     pub config: Arc<Config>,
     pub store: Store,
     pub incidents: IncidentStore,
