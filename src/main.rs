@@ -13,18 +13,21 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     match cli.command {
         cli::Command::Serve { config } => {
-            breakglass::telemetry::init();
-            let config = match Config::load(&config) {
-                Ok(c) => c,
-                Err(e) => return fail(&format!("invalid config {}: {e}", config.display())),
-            };
-            let runtime = match tokio::runtime::Runtime::new() {
-                Ok(r) => r,
-                Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
-            };
-            match runtime.block_on(serve(config)) {
+            let logs = breakglass::telemetry::init();
+            let result = Config::load(&config)
+                .map_err(|e| format!("invalid config {}: {e}", config.display()))
+                .and_then(|config| {
+                    let runtime = tokio::runtime::Runtime::new()
+                        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+                    runtime
+                        .block_on(serve(config))
+                        .map_err(|e| format!("{e:#}"))
+                });
+            // Flush the queued log lines before the last word.
+            drop(logs);
+            match result {
                 Ok(()) => ExitCode::SUCCESS,
-                Err(e) => fail(&format!("{e:#}")),
+                Err(e) => fail(&e),
             }
         }
         cli::Command::CheckConfig { config } => {

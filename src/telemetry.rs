@@ -2,19 +2,27 @@
 //! `info`. Request spans carry the request id, method and path; never headers, bodies, tokens or
 //! signatures.
 
+use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 
-/// Install the global subscriber. Call once, from `main`.
-pub fn init() {
+/// Install the global subscriber. Call once, from `main`, and keep the guard until the process
+/// ends: lines are written to stderr by a thread of their own (a slow disk or pipe must not
+/// stall the async runtime), and dropping the guard flushes what is still queued. When the
+/// queue is full, logging waits rather than drops lines.
+pub fn init() -> WorkerGuard {
     let filter = std::env::var("BREAKGLASS_LOG")
         .ok()
         .and_then(|f| EnvFilter::try_new(f).ok())
         .or_else(|| EnvFilter::try_from_default_env().ok())
         .unwrap_or_else(|| EnvFilter::new("info"));
     let json = std::env::var("BREAKGLASS_LOG_FORMAT").map_or(true, |f| f != "text");
+    let (writer, guard) = NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("breakglass-log")
+        .finish(std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_target(false);
     if json {
         builder
@@ -25,4 +33,5 @@ pub fn init() {
     } else {
         builder.init();
     }
+    guard
 }
