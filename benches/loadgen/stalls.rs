@@ -74,13 +74,7 @@ pub struct Monitor {
 impl Monitor {
     /// Turns the latency monitor on and forgets what it saw before.
     pub async fn start(conn: &mut MultiplexedConnection) -> Monitor {
-        let _: () = redis::cmd("CONFIG")
-            .arg("SET")
-            .arg("latency-monitor-threshold")
-            .arg(THRESHOLD_MS)
-            .query_async(conn)
-            .await
-            .expect("CONFIG SET latency-monitor-threshold");
+        config_set(conn, "latency-monitor-threshold", &THRESHOLD_MS.to_string()).await;
         let _: i64 = redis::cmd("LATENCY")
             .arg("RESET")
             .query_async(conn)
@@ -127,13 +121,17 @@ impl Monitor {
 
 /// Sets Redis's `appendfsync` (`always` or `everysec`) on the running server.
 pub async fn set_fsync(conn: &mut MultiplexedConnection, mode: &str) {
+    config_set(conn, "appendfsync", mode).await;
+}
+
+async fn config_set(conn: &mut MultiplexedConnection, name: &str, value: &str) {
     let _: () = redis::cmd("CONFIG")
         .arg("SET")
-        .arg("appendfsync")
-        .arg(mode)
+        .arg(name)
+        .arg(value)
         .query_async(conn)
         .await
-        .expect("CONFIG SET appendfsync");
+        .unwrap_or_else(|e| panic!("CONFIG SET {name} {value}: {e}"));
 }
 
 /// The disk's own latency for what `appendfsync always` does after each write: append `size`
