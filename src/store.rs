@@ -42,8 +42,17 @@ pub struct Store {
 impl Store {
     /// Set up a lazy connection: the service starts even while Redis is down (readiness says
     /// so, webhooks answer 503) and connects when Redis appears.
+    ///
+    /// `rediss://` URLs use TLS (the system roots, or `tls_ca_file`, and a client certificate
+    /// when `tls_cert_file`/`tls_key_file` are set); `redis://user:password@host` logs in as an
+    /// ACL user.
     pub fn connect(cfg: &config::Redis, errors: Counter) -> Result<Self, StoreError> {
-        let client = redis::Client::open(cfg.url.expose())?;
+        install_crypto_provider();
+        let client = if cfg.has_tls_files() {
+            redis::Client::build_with_tls(cfg.url.expose(), tls_certificates(cfg)?)?
+        } else {
+            redis::Client::open(cfg.url.expose())?
+        };
         let timeout: Duration = cfg.timeout.into();
         let manager_config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout))
@@ -100,6 +109,42 @@ impl Store {
     pub fn prefix(&self) -> &str {
         &self.prefix
     }
+}
+
+/// Make aws-lc-rs rustls' process-wide crypto provider unless one is set already. rustls is
+/// built with both aws-lc-rs (the AWS SDK) and ring (reqwest), so it cannot pick one by itself
+/// and a `rediss://` connection would fail without this.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
+/// The PEM files of the `tls_*` settings. Read again here (validation checked them at load) so
+/// that a replaced certificate is picked up by the next start.
+fn tls_certificates(cfg: &config::Redis) -> Result<redis::TlsCertificates, StoreError> {
+    let read = |key: &str, path: &std::path::Path| {
+        std::fs::read(path).map_err(|e| {
+            StoreError::Unavailable(redis::RedisError::from((
+                redis::ErrorKind::InvalidClientConfig,
+                "cannot read a TLS file",
+                format!("redis.{key} `{}`: {e}", path.display()),
+            )))
+        })
+    };
+    let root_cert = match &cfg.tls_ca_file {
+        Some(path) => Some(read("tls_ca_file", path)?),
+        None => None,
+    };
+    let client_tls = match (&cfg.tls_cert_file, &cfg.tls_key_file) {
+        (Some(cert), Some(key)) => Some(redis::ClientTlsConfig {
+            client_cert: read("tls_cert_file", cert)?,
+            client_key: read("tls_key_file", key)?,
+        }),
+        _ => None,
+    };
+    Ok(redis::TlsCertificates {
+        client_tls,
+        root_cert,
+    })
 }
 
 /// FNV-1a: a hash that is stable across versions and platforms, unlike std's hasher, so that

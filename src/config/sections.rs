@@ -2,6 +2,7 @@
 //! instead of silently disabling a setting.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use serde::Deserialize;
 
@@ -94,6 +95,19 @@ pub struct Redis {
     pub timeout: ConfigDuration,
     /// How long delivery ids are remembered for de-duplication.
     pub dedupe_ttl: ConfigDuration,
+    /// PEM bundle of the CAs to trust for a `rediss://` URL instead of the system roots.
+    pub tls_ca_file: Option<PathBuf>,
+    /// PEM client certificate for mutual TLS; set together with `tls_key_file`.
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key of `tls_cert_file`.
+    pub tls_key_file: Option<PathBuf>,
+}
+
+impl Redis {
+    /// Whether any `tls_*` file is set, so that the client is built with them.
+    pub fn has_tls_files(&self) -> bool {
+        self.tls_ca_file.is_some() || self.tls_cert_file.is_some() || self.tls_key_file.is_some()
+    }
 }
 
 impl Default for Redis {
@@ -103,6 +117,9 @@ impl Default for Redis {
             prefix: "bg".into(),
             timeout: ConfigDuration::secs(2),
             dedupe_ttl: ConfigDuration::secs(7 * 24 * 3600),
+            tls_ca_file: None,
+            tls_cert_file: None,
+            tls_key_file: None,
         }
     }
 }

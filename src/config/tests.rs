@@ -272,3 +272,51 @@ fn the_revocation_worker_settings_are_bounded() {
         "revocation.concurrency"
     );
 }
+
+#[test]
+fn redis_tls_files_need_a_rediss_url_and_come_as_a_pair() {
+    let dir = tempfile::tempdir().unwrap();
+    let pem = dir.path().join("ca.pem");
+    std::fs::write(&pem, "-----BEGIN CERTIFICATE-----\n").unwrap();
+    let pem = pem.display();
+    let password = "hunter2-redis-password";
+
+    let e = err(&format!(
+        "[redis]\nurl = \"redis://user:{password}@127.0.0.1:6379\"\ntls_ca_file = \"{pem}\"\n"
+    ));
+    assert_eq!(e.key, "redis.tls_ca_file");
+    assert!(e.message.contains("rediss://"), "{e}");
+    assert!(!e.to_string().contains(password), "the URL leaked: {e}");
+
+    let e = err(&format!(
+        "[redis]\nurl = \"rediss://127.0.0.1:6379\"\ntls_cert_file = \"{pem}\"\n"
+    ));
+    assert_eq!(e.key, "redis.tls_key_file");
+    assert!(e.message.contains("tls_cert_file"), "{e}");
+    let e = err(&format!(
+        "[redis]\nurl = \"rediss://127.0.0.1:6379\"\ntls_key_file = \"{pem}\"\n"
+    ));
+    assert_eq!(e.key, "redis.tls_cert_file");
+
+    let missing = dir.path().join("nope.pem");
+    let e = err(&format!(
+        "[redis]\nurl = \"rediss://u:{password}@127.0.0.1:6379\"\ntls_ca_file = \"{}\"\n",
+        missing.display()
+    ));
+    assert_eq!(e.key, "redis.tls_ca_file");
+    assert!(e.message.contains("nope.pem"), "{e}");
+    assert!(!e.to_string().contains(password), "the URL leaked: {e}");
+    let e = err(&format!(
+        "[redis]\nurl = \"rediss://127.0.0.1:6379\"\ntls_cert_file = \"{pem}\"\ntls_key_file = \"{}\"\n",
+        missing.display()
+    ));
+    assert_eq!(e.key, "redis.tls_key_file");
+
+    let config = Config::from_toml_str(&format!(
+        "[redis]\nurl = \"rediss://u:{password}@127.0.0.1:6379\"\ntls_ca_file = \"{pem}\"\n\
+         tls_cert_file = \"{pem}\"\ntls_key_file = \"{pem}\"\n"
+    ))
+    .unwrap();
+    assert!(config.redis.has_tls_files());
+    assert!(!Config::from_toml_str("").unwrap().redis.has_tls_files());
+}

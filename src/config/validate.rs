@@ -151,11 +151,66 @@ impl Config {
                 "not a Redis URL; write it like redis://host:6379 or redis://user:password@host:6379/0",
             ));
         }
+        self.validate_redis_tls()?;
         if self.redis.timeout.0.is_zero() {
             return Err(ConfigError::new(
                 "redis.timeout",
                 "must be more than 0, like \"2s\"",
             ));
+        }
+        Ok(())
+    }
+
+    /// The `tls_*` files: only with a `rediss://` URL, cert and key together, all readable.
+    /// Errors never show the URL: it may carry a password.
+    fn validate_redis_tls(&self) -> Result {
+        let r = &self.redis;
+        match (&r.tls_cert_file, &r.tls_key_file) {
+            (Some(_), None) => {
+                return Err(ConfigError::new(
+                    "redis.tls_key_file",
+                    "set it together with redis.tls_cert_file: mutual TLS needs both the client certificate and its key",
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::new(
+                    "redis.tls_cert_file",
+                    "set it together with redis.tls_key_file: mutual TLS needs both the client certificate and its key",
+                ))
+            }
+            _ => {}
+        }
+        let files = [
+            ("redis.tls_ca_file", &r.tls_ca_file),
+            ("redis.tls_cert_file", &r.tls_cert_file),
+            ("redis.tls_key_file", &r.tls_key_file),
+        ];
+        let scheme = r
+            .url
+            .expose()
+            .trim_start()
+            .split("://")
+            .next()
+            .unwrap_or("");
+        let is_tls_url =
+            scheme.eq_ignore_ascii_case("rediss") || scheme.eq_ignore_ascii_case("valkeys");
+        for (key, file) in files {
+            let Some(path) = file else { continue };
+            if !is_tls_url {
+                return Err(ConfigError::new(
+                    key,
+                    "TLS settings need a rediss:// URL in redis.url (redis:// is plain text)",
+                ));
+            }
+            if let Err(e) = std::fs::read(path) {
+                return Err(ConfigError::new(
+                    key,
+                    format!(
+                        "cannot read `{}`: {e}; point it at a PEM file",
+                        path.display()
+                    ),
+                ));
+            }
         }
         Ok(())
     }

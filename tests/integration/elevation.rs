@@ -276,18 +276,8 @@ async fn resolving_the_incident_revokes_its_bindings() {
     e.resolve().await;
     e.until_no_roles(std::time::Duration::from_secs(5)).await;
     let id = b["id"].as_str().unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    loop {
-        let (_, read) = e
-            .call(Method::GET, &format!("/v1/elevations/{id}"), ALICE_TOKEN)
-            .await;
-        if read["status"] == "revoked" {
-            assert_eq!(read["end_reason"], "incident_resolved");
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "{read}");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let read = e.until_revoked(id, std::time::Duration::from_secs(5)).await;
+    assert_eq!(read["end_reason"], "incident_resolved");
 }
 
 #[tokio::test]
@@ -391,16 +381,10 @@ async fn a_pending_request_expires() {
         .elevate_role(ALICE_TOKEN, "prod-admin", json!("10m"))
         .await;
     let path = format!("/v1/elevations/{}", b["id"].as_str().unwrap());
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    loop {
-        let (_, read) = e.call(Method::GET, &path, ALICE_TOKEN).await;
-        if read["status"] == "revoked" {
-            assert_eq!(read["end_reason"], "approval_expired");
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "{read}");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let read = e
+        .until_revoked(b["id"].as_str().unwrap(), std::time::Duration::from_secs(5))
+        .await;
+    assert_eq!(read["end_reason"], "approval_expired");
     e.add_bob().await;
     let (status, _) = e
         .call(Method::POST, &format!("{path}/approve"), BOB_TOKEN)

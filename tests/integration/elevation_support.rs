@@ -84,6 +84,24 @@ impl Elev {
         Elev { app, moto }
     }
 
+    /// The default catalogue on a given Redis reached at `url`, with `redis` settings added to
+    /// the `[redis]` table.
+    pub async fn start_on(redis: Redis, url: &str, redis_settings: &str) -> Elev {
+        let moto = Moto::start();
+        let tail = catalogue(&moto, "", "");
+        let app = TestApp::start_on(
+            redis,
+            url,
+            Extra {
+                redis: redis_settings,
+                tail: &tail,
+                ..Extra::default()
+            },
+        )
+        .await;
+        Elev { app, moto }
+    }
+
     /// Open pagerduty:PFQZPSY with alice assigned.
     pub async fn open_incident(&self) {
         let (status, _) = self
@@ -176,6 +194,35 @@ impl Elev {
     /// Role names under /breakglass/ in IAM right now, over every page.
     pub async fn roles_in_iam(&self) -> Vec<String> {
         self.moto.roles_under("/breakglass/").await
+    }
+
+    /// Binding `id` as an admin reads it (`200` asserted).
+    pub async fn binding(&self, id: &str) -> Value {
+        let (status, read) = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/v1/elevations/{id}"),
+                ADMIN_TOKEN,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{read}");
+        read
+    }
+
+    /// Wait until binding `id` reads `revoked`; returns it.
+    pub async fn until_revoked(&self, id: &str, within: std::time::Duration) -> Value {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let read = self.binding(id).await;
+            if read["status"] == "revoked" {
+                return read;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "not revoked in {within:?}: {read}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
 
     /// Wait until IAM holds no role under the path; returns how long it took.

@@ -115,11 +115,19 @@ impl Drop for Emulator {
     }
 }
 
+/// The ACL user and password of a TLS test Redis ([`Redis::start_tls`]).
+pub const REDIS_USER: &str = "breakglass";
+pub const REDIS_PASSWORD: &str = "s3cret-pass";
+
 /// A real redis-server on a free port, with its own data directory. Killed on drop.
 pub struct Redis {
     child: Option<Child>,
     pub port: u16,
     dir: tempfile::TempDir,
+    /// The CA that signed the server's certificate when the server speaks only TLS.
+    tls_ca: Option<PathBuf>,
+    /// Whether the TLS server asks every client for a certificate signed by its CA.
+    mtls: bool,
 }
 
 impl Redis {
@@ -129,21 +137,78 @@ impl Redis {
             child: None,
             port: free_port(),
             dir,
+            tls_ca: None,
+            mtls: false,
         };
         redis.spawn();
         redis
     }
 
+    /// A redis-server that speaks only TLS (no plain port at all), with a throwaway CA and a
+    /// certificate for 127.0.0.1, and one ACL user ([`REDIS_USER`], [`REDIS_PASSWORD`]): the
+    /// default user is off.
+    pub fn start_tls() -> Redis {
+        Self::start_tls_with(false)
+    }
+
+    /// As [`Redis::start_tls`], and clients must present a certificate signed by the test CA
+    /// ([`Redis::tls_client_files`]).
+    pub fn start_mtls() -> Redis {
+        Self::start_tls_with(true)
+    }
+
+    fn start_tls_with(mtls: bool) -> Redis {
+        let dir = tempfile::tempdir().expect("a temp dir for redis");
+        let tls = dir.path().join("tls");
+        std::fs::create_dir(&tls).expect("tls dir");
+        make_test_certificates(&tls);
+        let mut redis = Redis {
+            child: None,
+            port: free_port(),
+            dir,
+            tls_ca: Some(tls.join("ca.pem")),
+            mtls,
+        };
+        redis.spawn();
+        redis
+    }
+
+    /// The CA bundle to trust for a TLS server.
+    pub fn tls_ca_file(&self) -> Option<&std::path::Path> {
+        self.tls_ca.as_deref()
+    }
+
+    /// A client certificate and its key, signed by the test CA (TLS servers only).
+    pub fn tls_client_files(&self) -> (PathBuf, PathBuf) {
+        let tls = self.tls_ca.as_ref().expect("a TLS redis").parent().unwrap();
+        (tls.join("client.pem"), tls.join("client.key"))
+    }
+
     fn spawn(&mut self) {
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-            ])
+        let mut command = Command::new("redis-server");
+        match &self.tls_ca {
+            None => {
+                command.args(["--port", &self.port.to_string()]);
+            }
+            Some(ca) => {
+                let tls = ca.parent().expect("tls dir");
+                command
+                    .args(["--port", "0", "--tls-port", &self.port.to_string()])
+                    .arg("--tls-cert-file")
+                    .arg(tls.join("server.pem"))
+                    .arg("--tls-key-file")
+                    .arg(tls.join("server.key"))
+                    .arg("--tls-ca-cert-file")
+                    .arg(ca)
+                    .args(["--tls-auth-clients", if self.mtls { "yes" } else { "no" }])
+                    .args(["--user", "default", "off"])
+                    .args(["--user", REDIS_USER, "on"])
+                    .arg(format!(">{REDIS_PASSWORD}"))
+                    .args(["~*", "&*", "+@all"]);
+            }
+        }
+        let child = command
+            .args(["--bind", "127.0.0.1", "--save", ""])
             .args(["--appendonly", "yes", "--appendfsync", "always"])
             .arg("--dir")
             .arg(self.dir.path())
@@ -170,12 +235,42 @@ impl Redis {
         );
     }
 
+    /// The URL the app is given: `rediss://` with the ACL user's credentials for a TLS server.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        match self.tls_ca {
+            None => format!("redis://127.0.0.1:{}", self.port),
+            Some(_) => format!(
+                "rediss://{REDIS_USER}:{REDIS_PASSWORD}@127.0.0.1:{}",
+                self.port
+            ),
+        }
+    }
+
+    /// A client for the test's own reads, trusting the test CA of a TLS server.
+    fn client(&self) -> redis::RedisResult<redis::Client> {
+        match &self.tls_ca {
+            None => redis::Client::open(self.url()),
+            Some(ca) => {
+                breakglass::store::install_crypto_provider();
+                redis::Client::build_with_tls(
+                    self.url(),
+                    redis::TlsCertificates {
+                        client_tls: self.mtls.then(|| {
+                            let (cert, key) = self.tls_client_files();
+                            redis::ClientTlsConfig {
+                                client_cert: std::fs::read(cert).expect("client cert"),
+                                client_key: std::fs::read(key).expect("client key"),
+                            }
+                        }),
+                        root_cert: Some(std::fs::read(ca).expect("test CA")),
+                    },
+                )
+            }
+        }
     }
 
     fn ping(&self) -> bool {
-        redis::Client::open(self.url())
+        self.client()
             .and_then(|c| c.get_connection_with_timeout(Duration::from_millis(200)))
             .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
             .is_ok()
@@ -183,7 +278,7 @@ impl Redis {
 
     /// A synchronous connection for assertions on raw keys.
     pub fn conn(&self) -> redis::Connection {
-        redis::Client::open(self.url())
+        self.client()
             .and_then(|c| c.get_connection())
             .expect("connect to test redis")
     }
@@ -222,12 +317,95 @@ impl Drop for Redis {
     }
 }
 
+/// Write a throwaway CA (`ca.pem`) and a server certificate for IP 127.0.0.1 signed by it
+/// (`server.pem`, `server.key`), and a client certificate (`client.pem`, `client.key`) into
+/// `dir`, with the openssl command line tool.
+fn make_test_certificates(dir: &std::path::Path) {
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("cannot run openssl ({e}); the TLS tests need the openssl command")
+            });
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut ca = vec![
+        "req",
+        "-x509",
+        "-new",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=breakglass test CA",
+    ];
+    ca.extend(ec);
+    ca.extend(["-keyout", "ca.key", "-out", "ca.pem"]);
+    openssl(&ca);
+    // A key and a certificate signed by the CA: `<name>.key`, `<name>.pem`.
+    let signed = |name: &str, subject: &str, extensions: &str| {
+        let (key, csr, ext, pem) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.ext"),
+            format!("{name}.pem"),
+        );
+        let mut request = vec!["req", "-new", "-subj", subject];
+        request.extend(ec);
+        request.extend(["-keyout", &key, "-out", &csr]);
+        openssl(&request);
+        std::fs::write(dir.join(&ext), extensions).expect("extensions file");
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            &ext,
+            "-out",
+            &pem,
+        ]);
+    };
+    signed(
+        "server",
+        "/CN=127.0.0.1",
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n\
+         keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+    );
+    signed(
+        "client",
+        "/CN=breakglass",
+        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n",
+    );
+}
+
 /// Additions to the test config, each placed in its section.
 #[derive(Default)]
 pub struct Extra<'a> {
     pub server: &'a str,
     pub pagerduty: &'a str,
     pub grafana_incident: &'a str,
+    /// Added to `[redis]`.
+    pub redis: &'a str,
     /// Appended at the end (new tables).
     pub tail: &'a str,
 }
@@ -261,6 +439,7 @@ listen = "127.0.0.1:0"
 url = "{redis_url}"
 prefix = "bgtest"
 timeout = "1s"
+{redis}
 
 [sources.pagerduty]
 secrets = ["{PD_SECRET}", "{PD_SECRET_OLD}"]
@@ -304,6 +483,7 @@ opsgenie = "user2@ifountain.com"
         server = extra.server,
         pagerduty = extra.pagerduty,
         grafana_incident = extra.grafana_incident,
+        redis = extra.redis,
         tail = extra.tail,
         alice = hash(ALICE_TOKEN),
         bob = hash(BOB_TOKEN),
@@ -349,7 +529,13 @@ impl TestApp {
     /// Start with additions to the test config.
     pub async fn start_with(extra: Extra<'_>) -> TestApp {
         let redis = Redis::start();
-        let config_text = config_toml(&redis.url(), &extra);
+        let url = redis.url();
+        Self::start_on(redis, &url, extra).await
+    }
+
+    /// Start on a given Redis, reached at `url` (which may be wrong on purpose).
+    pub async fn start_on(redis: Redis, url: &str, extra: Extra<'_>) -> TestApp {
+        let config_text = config_toml(url, &extra);
         let config = Config::from_toml_str(&config_text).expect("test config");
         let app = App::build(config.clone()).await.expect("app starts");
         let addr = app.addr();

@@ -24,6 +24,7 @@ mod iam_faults;
 mod live_sessions;
 mod process;
 mod reconciler;
+mod redis_tls;
 mod review;
 mod revocation_durability;
 mod revoke_on_unassign;

@@ -341,16 +341,6 @@ async fn a_binding_stuck_in_revoking_off_the_schedule_is_requeued_and_its_role_r
     e.until_no_roles(WAIT).await;
 
     until_counter(&e, "breakglass_reconciler_requeued_total", 1).await;
-    let started = Instant::now();
-    loop {
-        let (_, read) = e
-            .call(Method::GET, &format!("/v1/elevations/{id}"), ALICE_TOKEN)
-            .await;
-        if read["status"] == "revoked" {
-            break;
-        }
-        assert!(started.elapsed() < WAIT, "{read}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    e.until_revoked(&id, WAIT).await;
     assert_no_role_outlives_its_incident_or_expiry(&e).await;
 }

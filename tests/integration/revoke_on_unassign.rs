@@ -22,30 +22,6 @@ async fn open_other_incident(e: &Elev) {
     assert_eq!(e.app.pagerduty(&body).await.0, StatusCode::ACCEPTED);
 }
 
-async fn binding(e: &Elev, id: &str) -> Value {
-    let (status, read) = e
-        .call(Method::GET, &format!("/v1/elevations/{id}"), ADMIN_TOKEN)
-        .await;
-    assert_eq!(status, StatusCode::OK, "{read}");
-    read
-}
-
-/// Wait until binding `id` reads `revoked`; returns it.
-async fn until_revoked(e: &Elev, id: &str, within: Duration) -> Value {
-    let deadline = Instant::now() + within;
-    loop {
-        let read = binding(e, id).await;
-        if read["status"] == "revoked" {
-            return read;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "not revoked in {within:?}: {read}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// The reasons given by `binding.revoking` audit events for binding `id`, in every shard.
 fn revoking_reasons(e: &Elev, id: &str) -> Vec<String> {
     let mut conn = e.app.redis.conn();
@@ -102,7 +78,7 @@ async fn a_responder_reassigned_away_loses_their_role_on_that_incident_only() {
     e.reassign_to_bob().await;
     let alice_id = alice["id"].as_str().unwrap();
     // Queued by the webhook's own step: by the time it was answered, her binding was ending.
-    let right_after = binding(&e, alice_id).await;
+    let right_after = e.binding(alice_id).await;
     assert!(
         ["revoking", "revoked"].contains(&right_after["status"].as_str().unwrap()),
         "{right_after}"
@@ -118,14 +94,14 @@ async fn a_responder_reassigned_away_loses_their_role_on_that_incident_only() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let ended = until_revoked(&e, alice_id, Duration::from_secs(5)).await;
+    let ended = e.until_revoked(alice_id, Duration::from_secs(5)).await;
     assert_eq!(ended["end_reason"], "unassigned");
     assert_eq!(revoking_reasons(&e, alice_id), vec!["unassigned"]);
 
     // Bob's binding on this incident and alice's on the other one stay.
     for kept in [&bob, &elsewhere] {
         let id = kept["id"].as_str().unwrap();
-        assert_eq!(binding(&e, id).await["status"], "active");
+        assert_eq!(e.binding(id).await["status"], "active");
         assert!(e.roles_in_iam().await.contains(&format!("breakglass-{id}")));
     }
     assert_eq!(e.roles_in_iam().await.len(), 2);
@@ -142,7 +118,7 @@ async fn a_pending_request_ends_when_its_requester_is_reassigned_away() {
     assert_eq!(b["status"], "pending_approval", "{b}");
     e.reassign_to_bob().await;
     let id = b["id"].as_str().unwrap();
-    let ended = until_revoked(&e, id, Duration::from_secs(5)).await;
+    let ended = e.until_revoked(id, Duration::from_secs(5)).await;
     assert_eq!(ended["end_reason"], "unassigned");
     let (status, _) = e
         .call(
@@ -168,7 +144,7 @@ async fn without_revoke_on_unassign_a_reassignment_leaves_the_role_in_place() {
     // Several schedule ticks: time enough for a revocation that should not happen.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let id = alice["id"].as_str().unwrap();
-    assert_eq!(binding(&e, id).await["status"], "active");
+    assert_eq!(e.binding(id).await["status"], "active");
     assert_eq!(
         e.roles_in_iam().await,
         vec![format!("breakglass-{id}")],
