@@ -6,10 +6,14 @@
 //! step stays in one slot: `<prefix>:{<shard>}:<rest>`. The modules that own keys document them.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::{ClusterClient, ClusterClientBuilder};
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, Pipeline, RedisFuture, RedisResult, Value};
 
 use crate::config;
 
@@ -32,7 +36,7 @@ pub enum StoreError {
 /// A handle to Redis. Cheap to clone; reconnects by itself after Redis comes back.
 #[derive(Clone)]
 pub struct Store {
-    conn: ConnectionManager,
+    conn: Conn,
     prefix: String,
     timeout: Duration,
     /// Counts operations that failed or timed out (`breakglass_redis_errors_total`).
@@ -48,18 +52,41 @@ impl Store {
     /// ACL user.
     pub fn connect(cfg: &config::Redis, errors: Counter) -> Result<Self, StoreError> {
         install_crypto_provider();
-        let client = if cfg.has_tls_files() {
-            redis::Client::build_with_tls(cfg.url.expose(), tls_certificates(cfg)?)?
-        } else {
-            redis::Client::open(cfg.url.expose())?
-        };
         let timeout: Duration = cfg.timeout.into();
-        let manager_config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(500));
-        let conn = ConnectionManager::new_lazy_with_config(client, manager_config)?;
+        let certificates = if cfg.has_tls_files() {
+            Some(tls_certificates(cfg)?)
+        } else {
+            None
+        };
+        let conn = match cluster_nodes(cfg.url.expose()) {
+            Some(nodes) => {
+                let mut builder = ClusterClientBuilder::new(nodes?)
+                    .connection_timeout(timeout)
+                    .response_timeout(timeout);
+                if let Some(certs) = certificates {
+                    builder = builder.certs(certs);
+                }
+                Conn::Cluster(LazyCluster {
+                    client: Arc::new(builder.build()?),
+                    conn: Arc::new(tokio::sync::OnceCell::new()),
+                })
+            }
+            None => {
+                let client = match certificates {
+                    Some(certs) => redis::Client::build_with_tls(cfg.url.expose(), certs)?,
+                    None => redis::Client::open(cfg.url.expose())?,
+                };
+                let manager_config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(timeout))
+                    .set_response_timeout(Some(timeout))
+                    .set_number_of_retries(1)
+                    .set_max_delay(Duration::from_millis(500));
+                Conn::Single(ConnectionManager::new_lazy_with_config(
+                    client,
+                    manager_config,
+                )?)
+            }
+        };
         Ok(Self {
             conn,
             prefix: cfg.prefix.clone(),
@@ -68,9 +95,35 @@ impl Store {
         })
     }
 
-    /// A connection to run commands on. Clones share one multiplexed connection.
-    pub fn conn(&self) -> ConnectionManager {
+    /// A connection to run commands on. Clones share one multiplexed connection (in Cluster
+    /// mode, one per node, routed by each command's keys).
+    pub fn conn(&self) -> Conn {
         self.conn.clone()
+    }
+
+    /// Run a command that names no key (`SCAN`) where `shard`'s keys live: in Cluster mode on
+    /// the master of the shard's slot, otherwise on the one Redis.
+    pub async fn query_in_shard<T: redis::FromRedisValue>(
+        &self,
+        shard: u16,
+        cmd: &Cmd,
+    ) -> Result<T, StoreError> {
+        match &self.conn {
+            Conn::Single(c) => {
+                let mut c = c.clone();
+                self.run(cmd.query_async(&mut c)).await
+            }
+            Conn::Cluster(cluster) => {
+                use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
+                let route = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(
+                    Route::with_key(self.key(shard, ""), SlotAddr::Master),
+                ));
+                let value = self
+                    .run(async { cluster.get().await?.route_command(cmd.clone(), route).await })
+                    .await?;
+                redis::from_redis_value(value).map_err(|e| StoreError::Unavailable(e.into()))
+            }
+        }
     }
 
     /// Run one Redis operation under the configured timeout.
@@ -108,6 +161,106 @@ impl Store {
 
     pub fn prefix(&self) -> &str {
         &self.prefix
+    }
+}
+
+/// The node URLs of a `redis+cluster://` (or `rediss+cluster://`) URL: the credentials, if
+/// any, followed by comma-separated seed nodes (`redis+cluster://user:pass@h1:7000,h2:7000`).
+/// `None` for any other URL.
+pub fn cluster_nodes(url: &str) -> Option<RedisResult<Vec<String>>> {
+    let url = url.trim();
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = match scheme.to_ascii_lowercase().as_str() {
+        "redis+cluster" => "redis",
+        "rediss+cluster" => "rediss",
+        _ => return None,
+    };
+    let (auth, hosts) = match rest.rsplit_once('@') {
+        Some((auth, hosts)) => (format!("{auth}@"), hosts),
+        None => (String::new(), rest),
+    };
+    let hosts = hosts.trim_end_matches('/');
+    let nodes: Vec<String> = hosts
+        .split(',')
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .map(|h| format!("{scheme}://{auth}{h}"))
+        .collect();
+    let bad =
+        |why: &'static str| redis::RedisError::from((redis::ErrorKind::InvalidClientConfig, why));
+    if nodes.is_empty() {
+        return Some(Err(bad("a cluster URL needs at least one host:port")));
+    }
+    if hosts.contains('/') {
+        return Some(Err(bad(
+            "every cluster node is host:port (a cluster has no database numbers)",
+        )));
+    }
+    if nodes
+        .iter()
+        .any(|n| redis::Client::open(n.as_str()).is_err())
+    {
+        return Some(Err(bad("every cluster node must be host:port")));
+    }
+    Some(Ok(nodes))
+}
+
+/// A connection to one Redis or to a Redis Cluster.
+#[derive(Clone)]
+pub enum Conn {
+    Single(ConnectionManager),
+    Cluster(LazyCluster),
+}
+
+/// A cluster connection made on first use, and again after a failed attempt: like the single
+/// mode's, the service starts while the cluster is unreachable and connects when it is back.
+#[derive(Clone)]
+pub struct LazyCluster {
+    client: Arc<ClusterClient>,
+    conn: Arc<tokio::sync::OnceCell<ClusterConnection>>,
+}
+
+impl LazyCluster {
+    async fn get(&self) -> RedisResult<ClusterConnection> {
+        self.conn
+            .get_or_try_init(|| self.client.get_async_connection())
+            .await
+            .cloned()
+    }
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Conn::Single(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c) => {
+                Box::pin(async move { c.get().await?.req_packed_command(cmd).await })
+            }
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Conn::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Conn::Cluster(c) => Box::pin(async move {
+                c.get()
+                    .await?
+                    .req_packed_commands(pipeline, offset, count)
+                    .await
+            }),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Single(c) => c.get_db(),
+            Conn::Cluster(_) => 0,
+        }
     }
 }
 
@@ -161,6 +314,32 @@ pub fn fnv1a(bytes: &[u8]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cluster_url_lists_its_seed_nodes_with_the_credentials() {
+        let nodes = |u: &str| cluster_nodes(u).map(|r| r.map_err(|e| e.to_string()));
+        assert_eq!(
+            nodes("redis+cluster://u:p@10.0.0.1:7000, 10.0.0.2:7001"),
+            Some(Ok(vec![
+                "redis://u:p@10.0.0.1:7000".to_string(),
+                "redis://u:p@10.0.0.2:7001".to_string()
+            ]))
+        );
+        assert_eq!(
+            nodes("rediss+cluster://h:6380/"),
+            Some(Ok(vec!["rediss://h:6380".to_string()]))
+        );
+        assert_eq!(nodes("redis://h:6379"), None);
+        assert_eq!(nodes("rediss://h:6379"), None);
+        for bad in [
+            "redis+cluster://",
+            "redis+cluster://u:p@",
+            "redis+cluster://h:7000/0",
+            "redis+cluster://h:notaport",
+        ] {
+            assert!(matches!(nodes(bad), Some(Err(_))), "{bad}");
+        }
+    }
 
     #[test]
     fn shards_are_stable_and_in_range() {

@@ -145,11 +145,21 @@ impl Config {
                 "use 1 to 64 letters, digits, `-`, `_`, `.` or `:` (no braces: they pick Cluster slots)",
             ));
         }
-        if redis::Client::open(self.redis.url.expose()).is_err() {
-            return Err(ConfigError::new(
-                "redis.url",
-                "not a Redis URL; write it like redis://host:6379 or redis://user:password@host:6379/0",
-            ));
+        match crate::store::cluster_nodes(self.redis.url.expose()) {
+            Some(Ok(_)) => {}
+            Some(Err(_)) => {
+                return Err(ConfigError::new(
+                    "redis.url",
+                    "not a Redis Cluster URL; list the seed nodes like redis+cluster://user:password@host1:6379,host2:6379",
+                ))
+            }
+            None if redis::Client::open(self.redis.url.expose()).is_err() => {
+                return Err(ConfigError::new(
+                    "redis.url",
+                    "not a Redis URL; write it like redis://host:6379, redis://user:password@host:6379/0, rediss://... for TLS or redis+cluster://host1:6379,host2:6379",
+                ));
+            }
+            None => {}
         }
         self.validate_redis_tls()?;
         if self.redis.timeout.0.is_zero() {
@@ -192,8 +202,9 @@ impl Config {
             .split("://")
             .next()
             .unwrap_or("");
-        let is_tls_url =
-            scheme.eq_ignore_ascii_case("rediss") || scheme.eq_ignore_ascii_case("valkeys");
+        let is_tls_url = ["rediss", "valkeys", "rediss+cluster"]
+            .iter()
+            .any(|s| scheme.eq_ignore_ascii_case(s));
         for (key, file) in files {
             let Some(path) = file else { continue };
             if !is_tls_url {

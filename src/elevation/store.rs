@@ -380,14 +380,14 @@ impl BindingStore {
         loop {
             let (next, keys): (u64, Vec<String>) = self
                 .store
-                .run(
+                .query_in_shard(
+                    shard,
                     redis::cmd("SCAN")
                         .arg(cursor)
                         .arg("MATCH")
                         .arg(format!("{prefix}*"))
                         .arg("COUNT")
-                        .arg(500)
-                        .query_async(&mut conn),
+                        .arg(500),
                 )
                 .await?;
             let ids: Vec<BindingId> = keys

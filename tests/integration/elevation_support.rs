@@ -225,6 +225,20 @@ impl Elev {
         }
     }
 
+    /// Resolve the incident; then binding `id` is revoked for it, its role is gone from IAM,
+    /// and the audit chain is sealed and intact.
+    pub async fn resolve_revokes(&self, id: &str) {
+        self.resolve().await;
+        self.until_no_roles(std::time::Duration::from_secs(5)).await;
+        let read = self
+            .until_revoked(id, std::time::Duration::from_secs(5))
+            .await;
+        assert_eq!(read["end_reason"], "incident_resolved");
+        let report = self.app.until_sealed().await;
+        assert!(report.is_intact(), "{report:?}");
+        assert_eq!(report.unsealed(), 0, "{report:?}");
+    }
+
     /// Wait until IAM holds no role under the path; returns how long it took.
     pub async fn until_no_roles(&self, within: std::time::Duration) -> std::time::Duration {
         let started = std::time::Instant::now();

@@ -5,6 +5,7 @@
 mod harness;
 mod ministack;
 mod moto;
+mod redis_cluster;
 
 mod api_audit;
 mod api_incidents;

@@ -72,15 +72,7 @@ async fn the_whole_lifecycle_runs_over_tls_as_an_acl_user() {
         e.app.redis.keys("bgtest")
     );
 
-    e.resolve().await;
-    e.until_no_roles(std::time::Duration::from_secs(5)).await;
-    let read = e
-        .until_revoked(b["id"].as_str().unwrap(), std::time::Duration::from_secs(5))
-        .await;
-    assert_eq!(read["end_reason"], "incident_resolved");
-    let report = e.app.until_sealed().await;
-    assert!(report.is_intact(), "{report:?}");
-    assert_eq!(report.unsealed(), 0, "{report:?}");
+    e.resolve_revokes(b["id"].as_str().unwrap()).await;
 }
 
 #[tokio::test]

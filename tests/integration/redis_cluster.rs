@@ -1,0 +1,488 @@
+//! A real Redis Cluster on loopback for the integration tests: three masters and three replicas,
+//! each a `redis-server` child process with its own temp dir (AOF, `nodes.conf`, log), joined with
+//! `redis-cli --cluster create`. Every process is killed on drop.
+//!
+//! Everything here talks to the nodes through `redis-cli`, so the harness does not depend on the
+//! cluster support of any Rust client.
+
+use std::fs::File;
+use std::io::ErrorKind;
+use std::net::TcpListener;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long the cluster may take to reach `cluster_state:ok` with every slot assigned.
+const READY_DEADLINE: Duration = Duration::from_secs(30);
+/// Redis Cluster's slot count.
+const SLOTS: u32 = 16384;
+/// The cluster bus listens on the client port plus this.
+const BUS_OFFSET: u16 = 10000;
+
+const INSTALL_HINT: &str = "The integration tests need a real Redis: install it \
+                            (apt-get install redis-server, which brings redis-cli too) or run \
+                            ./scripts/test, which does";
+
+/// One `redis-server` of the cluster. `child` is `None` once the node was killed.
+struct Node {
+    port: u16,
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+}
+
+/// A 3-master, 3-replica Redis Cluster on 127.0.0.1. Killed on drop.
+pub struct RedisCluster {
+    nodes: Vec<Node>,
+    /// The client ports of the masters as created, in slot order.
+    masters: Vec<u16>,
+}
+
+impl RedisCluster {
+    /// 3 masters + 3 replicas on free loopback ports, AOF on, `cluster-node-timeout 2000`;
+    /// returns once `CLUSTER INFO` on every node says `cluster_state:ok` with all 16384 slots
+    /// assigned. Panics (never skips) when redis-server or redis-cli is missing or the cluster is
+    /// not ready within 30 s.
+    pub fn start() -> RedisCluster {
+        require_binary("redis-server");
+        require_binary("redis-cli");
+
+        // Built first so that a panic below still kills whatever was already started.
+        let mut cluster = RedisCluster {
+            nodes: Vec::new(),
+            masters: Vec::new(),
+        };
+        for port in free_cluster_ports(6) {
+            let dir = tempfile::tempdir().expect("a temp dir for a redis cluster node");
+            let child = spawn_node(port, dir.path());
+            cluster.nodes.push(Node {
+                port,
+                child: Some(child),
+                dir,
+            });
+        }
+
+        let started = Instant::now();
+        let deadline = started + READY_DEADLINE;
+        for node in &cluster.nodes {
+            while redis_cli(node.port, &["PING"])
+                .map(|out| stdout_of(&out).trim() != "PONG")
+                .unwrap_or(true)
+            {
+                if Instant::now() > deadline {
+                    panic!(
+                        "redis-server on port {} did not answer PING within {:?}\n{}",
+                        node.port,
+                        READY_DEADLINE,
+                        cluster.logs()
+                    );
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+
+        let mut create = Command::new("redis-cli");
+        create.arg("--cluster").arg("create");
+        for node in &cluster.nodes {
+            create.arg(format!("127.0.0.1:{}", node.port));
+        }
+        let created = create
+            .args(["--cluster-replicas", "1", "--cluster-yes"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run redis-cli ({e}). {INSTALL_HINT}"));
+        let create_log = format!(
+            "redis-cli --cluster create exited with {}:\n{}{}",
+            created.status,
+            stdout_of(&created),
+            String::from_utf8_lossy(&created.stderr)
+        );
+        if !created.status.success() {
+            panic!("{create_log}\n{}", cluster.logs());
+        }
+
+        loop {
+            let not_ready: Vec<String> = cluster
+                .nodes
+                .iter()
+                .filter_map(|node| {
+                    let info = redis_cli(node.port, &["CLUSTER", "INFO"])
+                        .map(|out| stdout_of(&out))
+                        .unwrap_or_default();
+                    let ok = info_field(&info, "cluster_state") == Some("ok")
+                        && info_field(&info, "cluster_slots_assigned") == Some(&*SLOTS.to_string())
+                        && info_field(&info, "cluster_known_nodes") == Some("6");
+                    (!ok).then(|| format!("port {}:\n{}", node.port, info.trim()))
+                })
+                .collect();
+            if not_ready.is_empty() {
+                break;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "the Redis Cluster was not ready (cluster_state:ok, all {SLOTS} slots \
+                     assigned, 6 known nodes on every node) within {READY_DEADLINE:?}. \
+                     Not ready:\n{}\n\n{create_log}\n{}",
+                    not_ready.join("\n\n"),
+                    cluster.logs()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+
+        let mut masters = cluster.slot_owners();
+        masters.sort();
+        let mut masters: Vec<u16> = masters.into_iter().map(|(_, port)| port).collect();
+        masters.dedup();
+        assert_eq!(
+            masters.len(),
+            3,
+            "expected 3 masters after cluster create, CLUSTER NODES:\n{}",
+            cluster.cluster_nodes()
+        );
+        cluster.masters = masters;
+        eprintln!(
+            "redis cluster on ports {:?} (masters {:?}) ready in {:?}",
+            cluster.nodes.iter().map(|n| n.port).collect::<Vec<_>>(),
+            cluster.masters,
+            started.elapsed()
+        );
+        cluster
+    }
+
+    /// Seed node URLs: `["redis://127.0.0.1:p1", ...]` (the masters).
+    pub fn nodes(&self) -> Vec<String> {
+        self.masters
+            .iter()
+            .map(|port| format!("redis://127.0.0.1:{port}"))
+            .collect()
+    }
+
+    /// Port of the master that owns `slot`, as `CLUSTER NODES` on a live node reports it.
+    pub fn master_of_slot(&self, slot: u16) -> u16 {
+        assert!(u32::from(slot) < SLOTS, "slot {slot} out of range");
+        self.slot_owners()
+            .into_iter()
+            .find(|((start, end), _)| (*start..=*end).contains(&slot))
+            .map(|(_, port)| port)
+            .unwrap_or_else(|| {
+                panic!(
+                    "no master owns slot {slot}; CLUSTER NODES:\n{}",
+                    self.cluster_nodes()
+                )
+            })
+    }
+
+    /// SIGKILL the node on `port` (for failover tests); its temp dir stays until drop.
+    #[allow(dead_code)] // for the failover tests to come
+    pub fn kill(&mut self, port: u16) {
+        let node = self
+            .nodes
+            .iter_mut()
+            .find(|n| n.port == port)
+            .unwrap_or_else(|| panic!("no cluster node on port {port}"));
+        if let Some(mut child) = node.child.take() {
+            // `Child::kill` is SIGKILL on Unix.
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// All keys matching `pattern` across every (live, current) master, sorted.
+    pub fn keys(&self, pattern: &str) -> Vec<String> {
+        let mut masters: Vec<u16> = self
+            .slot_owners()
+            .into_iter()
+            .map(|(_, port)| port)
+            .filter(|port| self.is_alive(*port))
+            .collect();
+        masters.sort();
+        masters.dedup();
+        let mut keys = Vec::new();
+        for port in masters {
+            let out = redis_cli(port, &["--scan", "--pattern", pattern])
+                .unwrap_or_else(|e| panic!("redis-cli --scan on port {port}: {e}"));
+            assert!(
+                out.status.success(),
+                "redis-cli --scan on port {port} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            keys.extend(stdout_of(&out).lines().map(str::to_owned));
+        }
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+
+    fn is_alive(&self, port: u16) -> bool {
+        self.nodes
+            .iter()
+            .any(|n| n.port == port && n.child.is_some())
+    }
+
+    /// `CLUSTER NODES` from the first live node that answers it.
+    fn cluster_nodes(&self) -> String {
+        self.nodes
+            .iter()
+            .filter(|n| n.child.is_some())
+            .filter_map(|n| redis_cli(n.port, &["CLUSTER", "NODES"]).ok())
+            .filter(|out| out.status.success())
+            .map(|out| stdout_of(&out))
+            .find(|text| !text.trim().is_empty() && !text.starts_with("ERR"))
+            .unwrap_or_else(|| panic!("no live cluster node answers CLUSTER NODES"))
+    }
+
+    /// Every slot range a master owns, with that master's client port, per `CLUSTER NODES`
+    /// (`<id> <ip:port@bus> <flags> <master> <ping> <pong> <epoch> <link> <slot>...`).
+    fn slot_owners(&self) -> Vec<((u16, u16), u16)> {
+        let mut owners = Vec::new();
+        for line in self.cluster_nodes().lines() {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if fields.len() < 8 || !fields[2].split(',').any(|f| f == "master") {
+                continue;
+            }
+            let port: u16 = fields[1]
+                .split('@')
+                .next()
+                .and_then(|addr| addr.rsplit(':').next())
+                .and_then(|p| p.parse().ok())
+                .unwrap_or_else(|| panic!("unparsable CLUSTER NODES line: {line}"));
+            // Slot entries: `5461`, `0-5460`; `[slot->-id]` / `[slot-<-id]` mark migrations.
+            for slot in fields[8..].iter().filter(|s| !s.starts_with('[')) {
+                let range = match slot.split_once('-') {
+                    Some((a, b)) => (a.parse(), b.parse()),
+                    None => (slot.parse(), slot.parse()),
+                };
+                if let (Ok(start), Ok(end)) = range {
+                    owners.push(((start, end), port));
+                }
+            }
+        }
+        owners
+    }
+
+    /// The tail of every node's log, for failure messages.
+    fn logs(&self) -> String {
+        let mut text = String::new();
+        for node in &self.nodes {
+            let log = std::fs::read_to_string(node.dir.path().join("redis.log"))
+                .unwrap_or_else(|e| format!("(no log: {e})"));
+            let lines: Vec<&str> = log.lines().collect();
+            let tail = lines[lines.len().saturating_sub(20)..].join("\n");
+            text.push_str(&format!(
+                "--- redis-server :{} log tail ---\n{tail}\n",
+                node.port
+            ));
+        }
+        text
+    }
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        for node in &mut self.nodes {
+            if let Some(mut child) = node.child.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
+/// Panic with an install hint unless `binary` runs.
+fn require_binary(binary: &str) {
+    match Command::new(binary)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .output()
+    {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => panic!(
+            "`{binary} --version` failed ({}). {INSTALL_HINT}",
+            out.status
+        ),
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            panic!("{binary} is not on PATH. {INSTALL_HINT}")
+        }
+        Err(e) => panic!("cannot run {binary} ({e}). {INSTALL_HINT}"),
+    }
+}
+
+/// `count` distinct ports p < 55535 where both p and its bus port p + 10000 are free on
+/// 127.0.0.1. The listeners are held until all are chosen, so the ports are distinct.
+fn free_cluster_ports(count: usize) -> Vec<u16> {
+    let mut held: Vec<(TcpListener, TcpListener)> = Vec::new();
+    let mut attempts = 0;
+    while held.len() < count {
+        attempts += 1;
+        assert!(
+            attempts < 10_000,
+            "no free loopback port pairs (p, p+10000) found"
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a free port on 127.0.0.1");
+        let port = listener.local_addr().expect("local addr").port();
+        if port >= 65535 - BUS_OFFSET {
+            continue;
+        }
+        if let Ok(bus) = TcpListener::bind(("127.0.0.1", port + BUS_OFFSET)) {
+            held.push((listener, bus));
+        }
+    }
+    held.iter()
+        .map(|(l, _)| l.local_addr().expect("local addr").port())
+        .collect()
+}
+
+fn spawn_node(port: u16, dir: &std::path::Path) -> Child {
+    let log = File::create(dir.join("redis.log")).expect("a redis log file");
+    Command::new("redis-server")
+        .args(["--port", &port.to_string()])
+        .args(["--bind", "127.0.0.1"])
+        .args(["--cluster-enabled", "yes"])
+        .args(["--cluster-config-file", "nodes.conf"])
+        .args(["--cluster-node-timeout", "2000"])
+        .args(["--appendonly", "yes", "--appendfsync", "always"])
+        .args(["--save", ""])
+        .arg("--dir")
+        .arg(dir)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("clone log handle"))
+        .stderr(log)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start redis-server ({e}). {INSTALL_HINT}"))
+}
+
+/// `redis-cli -h 127.0.0.1 -p <port> <args>`.
+fn redis_cli(port: u16, args: &[&str]) -> std::io::Result<Output> {
+    Command::new("redis-cli")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+}
+
+fn stdout_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The value of `field` in `CLUSTER INFO`'s `field:value` lines.
+fn info_field<'a>(info: &'a str, field: &str) -> Option<&'a str> {
+    info.lines()
+        .filter_map(|line| line.trim().split_once(':'))
+        .find(|(name, _)| *name == field)
+        .map(|(_, value)| value)
+}
+
+#[test]
+fn a_cluster_starts_with_every_slot_served() {
+    let cluster = RedisCluster::start();
+    let nodes = cluster.nodes();
+    assert_eq!(nodes.len(), 3, "three seed masters: {nodes:?}");
+    let ports: Vec<u16> = nodes
+        .iter()
+        .map(|url| {
+            url.strip_prefix("redis://127.0.0.1:")
+                .and_then(|p| p.parse().ok())
+                .unwrap_or_else(|| panic!("unexpected node URL {url}"))
+        })
+        .collect();
+
+    // Write through one node and read through another: -c follows the MOVED redirect.
+    let set = redis_cli(ports[0], &["-c", "SET", "{x}a", "1"]).expect("redis-cli SET");
+    assert_eq!(stdout_of(&set).trim(), "OK", "SET {{x}}a 1: {set:?}");
+    let get = redis_cli(ports[1], &["-c", "GET", "{x}a"]).expect("redis-cli GET");
+    assert_eq!(stdout_of(&get).trim(), "1", "GET {{x}}a: {get:?}");
+
+    // The key's slot is served by one of the seed masters.
+    let slot = redis_cli(ports[0], &["CLUSTER", "KEYSLOT", "{x}a"]).expect("CLUSTER KEYSLOT");
+    let slot: u16 = stdout_of(&slot).trim().parse().expect("a slot number");
+    assert!(
+        ports.contains(&cluster.master_of_slot(slot)),
+        "slot {slot} owned by a seed master"
+    );
+
+    assert_eq!(cluster.keys("*"), vec!["{x}a".to_owned()]);
+}
+
+/// The service's `redis+cluster://` URL for `cluster`'s masters.
+pub fn cluster_url(cluster: &RedisCluster) -> String {
+    let hosts: Vec<String> = cluster
+        .nodes()
+        .iter()
+        .map(|n| n.trim_start_matches("redis://").to_string())
+        .collect();
+    format!("redis+cluster://{}", hosts.join(","))
+}
+
+#[tokio::test]
+async fn the_whole_lifecycle_runs_on_a_three_master_cluster() {
+    use crate::elevation_support::*;
+    use crate::harness::{Redis, ALICE_TOKEN};
+    use reqwest::StatusCode;
+
+    let cluster = RedisCluster::start();
+    // The single Redis the harness hands every app stays empty: everything goes to the cluster.
+    let e = Elev::start_on(Redis::start(), &cluster_url(&cluster), "").await;
+    let ready = e.app.http.get(e.app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+
+    e.open_incident().await;
+    let (status, b) = e
+        .elevate_role(ALICE_TOKEN, "prod-db-read", serde_json::json!("30m"))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{b}");
+    assert_eq!(e.roles_in_iam().await.len(), 1);
+    let keys = cluster.keys("bgtest:*");
+    assert!(keys.iter().any(|k| k.contains(":incident:")), "{keys:?}");
+    assert!(keys.iter().any(|k| k.contains(":binding:")), "{keys:?}");
+    assert!(keys.iter().any(|k| k.ends_with(":audit")), "{keys:?}");
+    assert!(e.app.redis.keys("bgtest").is_empty());
+
+    e.resolve_revokes(b["id"].as_str().unwrap()).await;
+}
+
+#[tokio::test]
+async fn the_reconciler_walks_every_shard_on_the_master_that_holds_it() {
+    use breakglass::elevation::store::BindingStore;
+    use breakglass::store::{Store, SHARDS};
+
+    let cluster = RedisCluster::start();
+    let config = breakglass::config::Redis {
+        url: breakglass::secret::Secret::new(cluster_url(&cluster)),
+        prefix: "bgscan".into(),
+        ..Default::default()
+    };
+    let store = Store::connect(&config, Default::default()).expect("store");
+    // One revoking binding, missing from its schedule, in every shard: the reconciler's SCAN
+    // must reach each shard's master to put all of them back.
+    let mut conn = store.conn();
+    for shard in 0..SHARDS {
+        let id = format!("{shard:x}stuckbinding000");
+        let key = store.key(shard, &format!("binding:{id}"));
+        let _: () = redis::cmd("HSET")
+            .arg(&key)
+            .arg("status")
+            .arg("revoking")
+            .query_async(&mut conn)
+            .await
+            .expect("HSET");
+    }
+    let masters: std::collections::BTreeSet<u16> = (0..SHARDS)
+        .map(|s| cluster.master_of_slot(slot_of(&cluster, &store.key(s, "x"))))
+        .collect();
+    assert!(masters.len() > 1, "the shards all sit on one master");
+    let bindings = BindingStore::new(store.clone());
+    let mut requeued = 0;
+    for shard in 0..SHARDS {
+        requeued += bindings
+            .requeue_stuck(shard, chrono::Utc::now())
+            .await
+            .expect("requeue")
+            .len();
+    }
+    assert_eq!(requeued, usize::from(SHARDS));
+}
+
+fn slot_of(cluster: &RedisCluster, key: &str) -> u16 {
+    let out = redis_cli(cluster.masters[0], &["CLUSTER", "KEYSLOT", key]).expect("redis-cli");
+    stdout_of(&out).trim().parse().expect("a slot number")
+}
