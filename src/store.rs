@@ -13,6 +13,7 @@ use prometheus_client::metrics::counter::Counter;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_async::ClusterConnection;
+use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
 use redis::{Cmd, Pipeline, RedisFuture, RedisResult, Value};
 
 use crate::config;
@@ -58,7 +59,25 @@ impl Store {
         } else {
             None
         };
-        let conn = match cluster_nodes(cfg.url.expose()) {
+        let conn = if let Some(target) = sentinel_target(cfg.url.expose()) {
+            Conn::Sentinel(LazySentinel::new(target?, certificates, timeout)?)
+        } else {
+            Store::cluster_or_single(cfg, certificates, timeout)?
+        };
+        Ok(Self {
+            conn,
+            prefix: cfg.prefix.clone(),
+            timeout,
+            errors,
+        })
+    }
+
+    fn cluster_or_single(
+        cfg: &config::Redis,
+        certificates: Option<redis::TlsCertificates>,
+        timeout: Duration,
+    ) -> Result<Conn, StoreError> {
+        Ok(match cluster_nodes(cfg.url.expose()) {
             Some(nodes) => {
                 let mut builder = ClusterClientBuilder::new(nodes?)
                     .connection_timeout(timeout)
@@ -86,12 +105,6 @@ impl Store {
                     manager_config,
                 )?)
             }
-        };
-        Ok(Self {
-            conn,
-            prefix: cfg.prefix.clone(),
-            timeout,
-            errors,
         })
     }
 
@@ -109,8 +122,8 @@ impl Store {
         cmd: &Cmd,
     ) -> Result<T, StoreError> {
         match &self.conn {
-            Conn::Single(c) => {
-                let mut c = c.clone();
+            Conn::Single(_) | Conn::Sentinel(_) => {
+                let mut c = self.conn();
                 self.run(cmd.query_async(&mut c)).await
             }
             Conn::Cluster(cluster) => {
@@ -205,11 +218,155 @@ pub fn cluster_nodes(url: &str) -> Option<RedisResult<Vec<String>>> {
     Some(Ok(nodes))
 }
 
-/// A connection to one Redis or to a Redis Cluster.
+/// What a `redis+sentinel://` URL names: the sentinels, the master's name, and how to log in
+/// to the master.
+#[derive(Debug, Clone)]
+pub struct SentinelTarget {
+    pub sentinels: Vec<String>,
+    pub master: String,
+    pub redis: redis::RedisConnectionInfo,
+    pub tls: bool,
+}
+
+/// The target of a `redis+sentinel://[user:password@]s1:26379,s2:26379/<master name>` URL
+/// (`rediss+sentinel://` with TLS to the sentinels and the master). The credentials are the
+/// master's; the sentinels are asked without them. `None` for any other URL.
+pub fn sentinel_target(url: &str) -> Option<RedisResult<SentinelTarget>> {
+    let url = url.trim();
+    let (scheme, rest) = url.split_once("://")?;
+    let (scheme, tls) = match scheme.to_ascii_lowercase().as_str() {
+        "redis+sentinel" => ("redis", false),
+        "rediss+sentinel" => ("rediss", true),
+        _ => return None,
+    };
+    let bad =
+        |why: &'static str| redis::RedisError::from((redis::ErrorKind::InvalidClientConfig, why));
+    const SHAPE: &str =
+        "a sentinel URL ends with the master's name: redis+sentinel://s1:26379,s2:26379/mymaster";
+    let Some((authority, master)) = rest.rsplit_once('/') else {
+        return Some(Err(bad(SHAPE)));
+    };
+    if master.is_empty() || authority.contains('/') {
+        return Some(Err(bad(SHAPE)));
+    }
+    let (auth, hosts) = match authority.rsplit_once('@') {
+        Some((auth, hosts)) => (format!("{auth}@"), hosts),
+        None => (String::new(), authority),
+    };
+    let hosts: Vec<&str> = hosts
+        .split(',')
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .collect();
+    let sentinels: Vec<String> = hosts.iter().map(|h| format!("{scheme}://{h}")).collect();
+    let Some(first) = hosts.first() else {
+        return Some(Err(bad(
+            "a sentinel URL needs at least one sentinel host:port",
+        )));
+    };
+    if sentinels
+        .iter()
+        .any(|n| redis::Client::open(n.as_str()).is_err())
+    {
+        return Some(Err(bad("every sentinel must be host:port")));
+    }
+    // The credentials, parsed (and percent-decoded) as the single mode parses them.
+    let info = redis::IntoConnectionInfo::into_connection_info(format!("{scheme}://{auth}{first}"));
+    Some(info.map(|info| SentinelTarget {
+        sentinels,
+        master: master.to_string(),
+        redis: info.redis_settings().clone(),
+        tls,
+    }))
+}
+
+/// A connection to one Redis, to a Redis Cluster, or to the master that Sentinel names.
 #[derive(Clone)]
 pub enum Conn {
     Single(ConnectionManager),
     Cluster(LazyCluster),
+    Sentinel(LazySentinel),
+}
+
+/// The master Sentinel names, asked for on first use and again after any error that says the
+/// connection is gone or the node is no longer the master (`READONLY`): after a failover the
+/// next command goes to the new master. Commands that fail meanwhile fail (503 upstream).
+#[derive(Clone)]
+pub struct LazySentinel {
+    sentinel: Arc<tokio::sync::Mutex<SentinelClient>>,
+    certificates: Option<Arc<redis::TlsCertificates>>,
+    master: Arc<std::sync::Mutex<Option<redis::aio::MultiplexedConnection>>>,
+    config: redis::AsyncConnectionConfig,
+}
+
+impl LazySentinel {
+    fn new(
+        target: SentinelTarget,
+        certificates: Option<redis::TlsCertificates>,
+        timeout: Duration,
+    ) -> Result<Self, StoreError> {
+        let mut node =
+            SentinelNodeConnectionInfo::default().set_redis_connection_info(target.redis);
+        if target.tls {
+            node = node.set_tls_mode(redis::TlsMode::Secure);
+        }
+        let client = SentinelClient::build(
+            target.sentinels,
+            target.master,
+            Some(node),
+            SentinelServerType::Master,
+        )?;
+        Ok(Self {
+            sentinel: Arc::new(tokio::sync::Mutex::new(client)),
+            certificates: certificates.map(Arc::new),
+            master: Arc::new(std::sync::Mutex::new(None)),
+            config: redis::AsyncConnectionConfig::new()
+                .set_connection_timeout(Some(timeout))
+                .set_response_timeout(Some(timeout)),
+        })
+    }
+
+    fn cached(&self) -> Option<redis::aio::MultiplexedConnection> {
+        self.master.lock().ok().and_then(|m| m.clone())
+    }
+
+    async fn get(&self) -> RedisResult<redis::aio::MultiplexedConnection> {
+        if let Some(conn) = self.cached() {
+            return Ok(conn);
+        }
+        let client = self.sentinel.lock().await.async_get_client().await?;
+        let client = match &self.certificates {
+            Some(certs) => redis::Client::build_with_tls(
+                client.get_connection_info().clone(),
+                redis::TlsCertificates::clone(certs),
+            )?,
+            None => client,
+        };
+        let conn = client
+            .get_multiplexed_async_connection_with_config(&self.config)
+            .await?;
+        if let Ok(mut master) = self.master.lock() {
+            *master = Some(conn.clone());
+        }
+        Ok(conn)
+    }
+
+    /// Forget the master after an error that may mean it moved.
+    fn check<T>(&self, result: RedisResult<T>) -> RedisResult<T> {
+        if let Err(e) = &result {
+            if e.is_io_error()
+                || e.is_connection_dropped()
+                || e.is_connection_refusal()
+                || e.is_timeout()
+                || e.code() == Some("READONLY")
+            {
+                if let Ok(mut master) = self.master.lock() {
+                    *master = None;
+                }
+            }
+        }
+        result
+    }
 }
 
 /// A cluster connection made on first use, and again after a failed attempt: like the single
@@ -236,6 +393,13 @@ impl ConnectionLike for Conn {
             Conn::Cluster(c) => {
                 Box::pin(async move { c.get().await?.req_packed_command(cmd).await })
             }
+            Conn::Sentinel(c) => Box::pin(async move {
+                let result = match c.get().await {
+                    Ok(mut conn) => conn.req_packed_command(cmd).await,
+                    Err(e) => Err(e),
+                };
+                c.check(result)
+            }),
         }
     }
 
@@ -253,13 +417,20 @@ impl ConnectionLike for Conn {
                     .req_packed_commands(pipeline, offset, count)
                     .await
             }),
+            Conn::Sentinel(c) => Box::pin(async move {
+                let result = match c.get().await {
+                    Ok(mut conn) => conn.req_packed_commands(pipeline, offset, count).await,
+                    Err(e) => Err(e),
+                };
+                c.check(result)
+            }),
         }
     }
 
     fn get_db(&self) -> i64 {
         match self {
             Conn::Single(c) => c.get_db(),
-            Conn::Cluster(_) => 0,
+            Conn::Cluster(_) | Conn::Sentinel(_) => 0,
         }
     }
 }
@@ -314,6 +485,38 @@ pub fn fnv1a(bytes: &[u8]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sentinel_url_names_the_sentinels_the_master_and_its_login() {
+        let t = sentinel_target("redis+sentinel://app:p%40ss@10.0.0.1:26379, 10.0.0.2:26380/main")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            t.sentinels,
+            ["redis://10.0.0.1:26379", "redis://10.0.0.2:26380"]
+        );
+        assert_eq!(t.master, "main");
+        assert_eq!(t.redis.username(), Some("app"));
+        assert_eq!(t.redis.password(), Some("p@ss"));
+        assert!(!t.tls);
+        assert!(
+            sentinel_target("rediss+sentinel://h:26379/m")
+                .unwrap()
+                .unwrap()
+                .tls
+        );
+        assert!(sentinel_target("redis://h:6379").is_none());
+        assert!(sentinel_target("redis+cluster://h:6379").is_none());
+        for bad in [
+            "redis+sentinel://h:26379",
+            "redis+sentinel://h:26379/",
+            "redis+sentinel:///m",
+            "redis+sentinel://h:26379/0/m",
+            "redis+sentinel://h:x/m",
+        ] {
+            assert!(matches!(sentinel_target(bad), Some(Err(_))), "{bad}");
+        }
+    }
 
     #[test]
     fn a_cluster_url_lists_its_seed_nodes_with_the_credentials() {

@@ -145,6 +145,13 @@ impl Config {
                 "use 1 to 64 letters, digits, `-`, `_`, `.` or `:` (no braces: they pick Cluster slots)",
             ));
         }
+        if let Some(Err(_)) = crate::store::sentinel_target(self.redis.url.expose()) {
+            return Err(ConfigError::new(
+                "redis.url",
+                "not a Redis Sentinel URL; list the sentinels and name the master like redis+sentinel://user:password@s1:26379,s2:26379/mymaster",
+            ));
+        }
+        let sentinel = crate::store::sentinel_target(self.redis.url.expose()).is_some();
         match crate::store::cluster_nodes(self.redis.url.expose()) {
             Some(Ok(_)) => {}
             Some(Err(_)) => {
@@ -153,7 +160,7 @@ impl Config {
                     "not a Redis Cluster URL; list the seed nodes like redis+cluster://user:password@host1:6379,host2:6379",
                 ))
             }
-            None if redis::Client::open(self.redis.url.expose()).is_err() => {
+            None if !sentinel && redis::Client::open(self.redis.url.expose()).is_err() => {
                 return Err(ConfigError::new(
                     "redis.url",
                     "not a Redis URL; write it like redis://host:6379, redis://user:password@host:6379/0, rediss://... for TLS or redis+cluster://host1:6379,host2:6379",
@@ -202,7 +209,7 @@ impl Config {
             .split("://")
             .next()
             .unwrap_or("");
-        let is_tls_url = ["rediss", "valkeys", "rediss+cluster"]
+        let is_tls_url = ["rediss", "valkeys", "rediss+cluster", "rediss+sentinel"]
             .iter()
             .any(|s| scheme.eq_ignore_ascii_case(s));
         for (key, file) in files {

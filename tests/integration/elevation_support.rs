@@ -225,6 +225,24 @@ impl Elev {
         }
     }
 
+    /// The app on the Redis at `url`, a Cluster or Sentinel set-up the test owns (the single
+    /// Redis the harness hands every app stays empty), ready, with the incident open and alice
+    /// holding prod-db-read; returns it with her binding's id.
+    pub async fn start_elsewhere(url: &str) -> (Elev, String) {
+        let e = Elev::start_on(Redis::start(), url, "").await;
+        let ready = e.app.http.get(e.app.url("/readyz")).send().await.unwrap();
+        assert_eq!(ready.status(), StatusCode::OK);
+        e.open_incident().await;
+        let (status, b) = e
+            .elevate_role(ALICE_TOKEN, "prod-db-read", serde_json::json!("30m"))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{b}");
+        assert_eq!(e.roles_in_iam().await.len(), 1);
+        assert!(e.app.redis.keys("bgtest").is_empty());
+        let id = b["id"].as_str().expect("a binding id").to_string();
+        (e, id)
+    }
+
     /// Resolve the incident; then binding `id` is revoked for it, its role is gone from IAM,
     /// and the audit chain is sealed and intact.
     pub async fn resolve_revokes(&self, id: &str) {

@@ -18,7 +18,7 @@ const SLOTS: u32 = 16384;
 /// The cluster bus listens on the client port plus this.
 const BUS_OFFSET: u16 = 10000;
 
-const INSTALL_HINT: &str = "The integration tests need a real Redis: install it \
+pub(crate) const INSTALL_HINT: &str = "The integration tests need a real Redis: install it \
                             (apt-get install redis-server, which brings redis-cli too) or run \
                             ./scripts/test, which does";
 
@@ -288,7 +288,7 @@ impl Drop for RedisCluster {
 }
 
 /// Panic with an install hint unless `binary` runs.
-fn require_binary(binary: &str) {
+pub(crate) fn require_binary(binary: &str) {
     match Command::new(binary)
         .arg("--version")
         .stdin(Stdio::null())
@@ -352,7 +352,7 @@ fn spawn_node(port: u16, dir: &std::path::Path) -> Child {
 }
 
 /// `redis-cli -h 127.0.0.1 -p <port> <args>`.
-fn redis_cli(port: u16, args: &[&str]) -> std::io::Result<Output> {
+pub(crate) fn redis_cli(port: u16, args: &[&str]) -> std::io::Result<Output> {
     Command::new("redis-cli")
         .args(["-h", "127.0.0.1", "-p", &port.to_string()])
         .args(args)
@@ -360,7 +360,7 @@ fn redis_cli(port: u16, args: &[&str]) -> std::io::Result<Output> {
         .output()
 }
 
-fn stdout_of(out: &Output) -> String {
+pub(crate) fn stdout_of(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -415,29 +415,15 @@ pub fn cluster_url(cluster: &RedisCluster) -> String {
 
 #[tokio::test]
 async fn the_whole_lifecycle_runs_on_a_three_master_cluster() {
-    use crate::elevation_support::*;
-    use crate::harness::{Redis, ALICE_TOKEN};
-    use reqwest::StatusCode;
+    use crate::elevation_support::Elev;
 
     let cluster = RedisCluster::start();
-    // The single Redis the harness hands every app stays empty: everything goes to the cluster.
-    let e = Elev::start_on(Redis::start(), &cluster_url(&cluster), "").await;
-    let ready = e.app.http.get(e.app.url("/readyz")).send().await.unwrap();
-    assert_eq!(ready.status(), StatusCode::OK);
-
-    e.open_incident().await;
-    let (status, b) = e
-        .elevate_role(ALICE_TOKEN, "prod-db-read", serde_json::json!("30m"))
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{b}");
-    assert_eq!(e.roles_in_iam().await.len(), 1);
+    let (e, id) = Elev::start_elsewhere(&cluster_url(&cluster)).await;
     let keys = cluster.keys("bgtest:*");
     assert!(keys.iter().any(|k| k.contains(":incident:")), "{keys:?}");
     assert!(keys.iter().any(|k| k.contains(":binding:")), "{keys:?}");
     assert!(keys.iter().any(|k| k.ends_with(":audit")), "{keys:?}");
-    assert!(e.app.redis.keys("bgtest").is_empty());
-
-    e.resolve_revokes(b["id"].as_str().unwrap()).await;
+    e.resolve_revokes(&id).await;
 }
 
 #[tokio::test]

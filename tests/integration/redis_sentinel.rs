@@ -1,0 +1,228 @@
+//! Redis Sentinel: a master, its replica and three sentinels on loopback ports, from Debian's
+//! redis-server. The service finds the master through the sentinels (`redis+sentinel://`),
+//! runs the whole lifecycle there, and follows a failover to the promoted replica.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+
+use crate::elevation_support::*;
+use crate::harness::{edit, fixture, free_port};
+use crate::redis_cluster::{redis_cli, require_binary, stdout_of, INSTALL_HINT};
+
+const MASTER_NAME: &str = "main";
+
+/// A master, a replica and three sentinels, killed on drop.
+pub struct RedisSentinel {
+    master: u16,
+    sentinels: Vec<u16>,
+    children: Vec<(u16, Child)>,
+    _dirs: Vec<tempfile::TempDir>,
+}
+
+impl RedisSentinel {
+    pub fn start() -> RedisSentinel {
+        require_binary("redis-server");
+        require_binary("redis-cli");
+        let (master, replica) = (free_port(), free_port());
+        let sentinels: Vec<u16> = (0..3).map(|_| free_port()).collect();
+        let mut set = RedisSentinel {
+            master,
+            sentinels: sentinels.clone(),
+            children: Vec::new(),
+            _dirs: Vec::new(),
+        };
+        set.spawn(master, &[]);
+        set.spawn(replica, &["--replicaof", "127.0.0.1", &master.to_string()]);
+        for port in sentinels {
+            let dir = tempfile::tempdir().expect("a temp dir for a sentinel");
+            let conf = dir.path().join("sentinel.conf");
+            std::fs::write(
+                &conf,
+                format!(
+                    "port {port}\nbind 127.0.0.1\ndir {}\n\
+                     sentinel monitor {MASTER_NAME} 127.0.0.1 {master} 2\n\
+                     sentinel down-after-milliseconds {MASTER_NAME} 1000\n\
+                     sentinel failover-timeout {MASTER_NAME} 4000\n",
+                    dir.path().display()
+                ),
+            )
+            .expect("sentinel.conf");
+            let child = Command::new("redis-server")
+                .arg(&conf)
+                .arg("--sentinel")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start a sentinel ({e}). {INSTALL_HINT}"));
+            set.children.push((port, child));
+            set._dirs.push(dir);
+        }
+        set.until(
+            Duration::from_secs(30),
+            "the replica and the three sentinels",
+            |s| {
+                let replicating = s
+                    .info(replica, "replication")
+                    .contains("master_link_status:up");
+                let watched = s.sentinels.iter().all(|&p| {
+                    s.info(p, "sentinel").contains(&format!(
+                        "status=ok,address=127.0.0.1:{master},slaves=1,sentinels=3"
+                    ))
+                });
+                replicating && watched
+            },
+        );
+        set
+    }
+
+    fn spawn(&mut self, port: u16, extra: &[&str]) {
+        let dir = tempfile::tempdir().expect("a temp dir for redis");
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .args(["--appendonly", "yes", "--appendfsync", "always"])
+            .arg("--dir")
+            .arg(dir.path())
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start redis-server ({e}). {INSTALL_HINT}"));
+        self.children.push((port, child));
+        self._dirs.push(dir);
+    }
+
+    fn info(&self, port: u16, section: &str) -> String {
+        redis_cli(port, &["INFO", section])
+            .map(|o| stdout_of(&o))
+            .unwrap_or_default()
+    }
+
+    fn until(&self, within: Duration, what: &str, done: impl Fn(&Self) -> bool) {
+        let started = Instant::now();
+        while !done(self) {
+            assert!(
+                started.elapsed() < within,
+                "{what} not ready within {within:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The service's URL: every sentinel and the master's name.
+    pub fn url(&self) -> String {
+        let hosts: Vec<String> = self
+            .sentinels
+            .iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect();
+        format!("redis+sentinel://{}/{MASTER_NAME}", hosts.join(","))
+    }
+
+    /// The master's port as the first sentinel names it now.
+    pub fn master(&self) -> u16 {
+        let out = redis_cli(
+            self.sentinels[0],
+            &["SENTINEL", "get-master-addr-by-name", MASTER_NAME],
+        )
+        .expect("redis-cli");
+        stdout_of(&out)
+            .lines()
+            .nth(1)
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Keys matching `pattern` on the current master.
+    pub fn keys(&self, pattern: &str) -> Vec<String> {
+        let out = redis_cli(self.master(), &["--scan", "--pattern", pattern]).expect("redis-cli");
+        stdout_of(&out).lines().map(str::to_string).collect()
+    }
+
+    /// SIGKILL the server on `port`.
+    pub fn kill(&mut self, port: u16) {
+        for (p, child) in &mut self.children {
+            if *p == port {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
+impl Drop for RedisSentinel {
+    fn drop(&mut self) {
+        for (_, child) in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_whole_lifecycle_runs_on_the_master_sentinel_names() {
+    let set = RedisSentinel::start();
+    let (e, id) = Elev::start_elsewhere(&set.url()).await;
+    let keys = set.keys("bgtest:*");
+    assert!(keys.iter().any(|k| k.contains(":binding:")), "{keys:?}");
+    e.resolve_revokes(&id).await;
+}
+
+#[tokio::test]
+async fn after_the_master_is_killed_the_service_follows_the_promoted_replica() {
+    let mut set = RedisSentinel::start();
+    let (e, id) = Elev::start_elsewhere(&set.url()).await;
+    // Replication is asynchronous: the test waits until the replica has everything, so that
+    // what it checks is the service finding the new master (acknowledged-write durability
+    // across a failover is the WAIT setting's job, not this test's).
+    let old = set.master;
+    let acked = redis_cli(old, &["WAIT", "1", "5000"]).expect("WAIT");
+    assert_eq!(stdout_of(&acked).trim(), "1");
+
+    set.kill(old);
+    let started = Instant::now();
+    while set.master() == old {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no failover within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Webhooks answer 503 (the tools retry) until the service reaches the new master, then
+    // apply again: a new incident, sent until it is accepted, as a tool would retry it.
+    let trigger = edit(
+        &edit(
+            &fixture("pagerduty/incident.triggered.json"),
+            "PFQZPSY",
+            "PSENTL1",
+        ),
+        "PJ0LVEB",
+        "PJ0LSNT",
+    );
+    let started = Instant::now();
+    loop {
+        let (status, answer) = e.app.pagerduty(&trigger).await;
+        if status == StatusCode::ACCEPTED {
+            break;
+        }
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "webhooks still refused 20 s after the failover"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The binding granted before the failover is there, and the resolve revokes it.
+    assert_eq!(e.binding(&id).await["status"], "active");
+    e.resolve_revokes(&id).await;
+}
