@@ -59,11 +59,18 @@ impl Store {
         } else {
             None
         };
-        let conn = if let Some(target) = sentinel_target(cfg.url.expose()) {
-            Conn::Sentinel(LazySentinel::new(target?, certificates, timeout)?)
+        let link = if let Some(target) = sentinel_target(cfg.url.expose()) {
+            Link::Sentinel(LazySentinel::new(target?, certificates, timeout)?)
         } else {
             Store::cluster_or_single(cfg, certificates, timeout)?
         };
+        let wait = (cfg.wait_replicas > 0).then(|| Wait {
+            replicas: cfg.wait_replicas,
+            timeout_ms: u64::try_from(timeout.as_millis())
+                .unwrap_or(u64::MAX)
+                .max(1),
+        });
+        let conn = Conn { link, wait };
         Ok(Self {
             conn,
             prefix: cfg.prefix.clone(),
@@ -76,7 +83,7 @@ impl Store {
         cfg: &config::Redis,
         certificates: Option<redis::TlsCertificates>,
         timeout: Duration,
-    ) -> Result<Conn, StoreError> {
+    ) -> Result<Link, StoreError> {
         Ok(match cluster_nodes(cfg.url.expose()) {
             Some(nodes) => {
                 let mut builder = ClusterClientBuilder::new(nodes?)
@@ -85,7 +92,7 @@ impl Store {
                 if let Some(certs) = certificates {
                     builder = builder.certs(certs);
                 }
-                Conn::Cluster(LazyCluster {
+                Link::Cluster(LazyCluster {
                     client: Arc::new(builder.build()?),
                     conn: Arc::new(tokio::sync::OnceCell::new()),
                 })
@@ -100,7 +107,7 @@ impl Store {
                     .set_response_timeout(Some(timeout))
                     .set_number_of_retries(1)
                     .set_max_delay(Duration::from_millis(500));
-                Conn::Single(ConnectionManager::new_lazy_with_config(
+                Link::Single(ConnectionManager::new_lazy_with_config(
                     client,
                     manager_config,
                 )?)
@@ -121,12 +128,12 @@ impl Store {
         shard: u16,
         cmd: &Cmd,
     ) -> Result<T, StoreError> {
-        match &self.conn {
-            Conn::Single(_) | Conn::Sentinel(_) => {
+        match &self.conn.link {
+            Link::Single(_) | Link::Sentinel(_) => {
                 let mut c = self.conn();
                 self.run(cmd.query_async(&mut c)).await
             }
-            Conn::Cluster(cluster) => {
+            Link::Cluster(cluster) => {
                 use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
                 let route = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(
                     Route::with_key(self.key(shard, ""), SlotAddr::Master),
@@ -280,9 +287,24 @@ pub fn sentinel_target(url: &str) -> Option<RedisResult<SentinelTarget>> {
     }))
 }
 
+/// A connection to run commands on: the link to Redis, and the replicas each atomic step must
+/// reach before it counts as done (`redis.wait_replicas`).
+#[derive(Clone)]
+pub struct Conn {
+    link: Link,
+    wait: Option<Wait>,
+}
+
+/// `WAIT <replicas> <timeout>` after every script.
+#[derive(Clone, Copy, Debug)]
+struct Wait {
+    replicas: u32,
+    timeout_ms: u64,
+}
+
 /// A connection to one Redis, to a Redis Cluster, or to the master that Sentinel names.
 #[derive(Clone)]
-pub enum Conn {
+pub enum Link {
     Single(ConnectionManager),
     Cluster(LazyCluster),
     Sentinel(LazySentinel),
@@ -386,14 +408,96 @@ impl LazyCluster {
     }
 }
 
+/// The first key of an `EVALSHA`/`EVAL`/`FCALL`, if `cmd` is one: the atomic steps are scripts.
+fn script_key(cmd: &Cmd) -> Option<Option<Vec<u8>>> {
+    let mut args = cmd.args_iter().map(|a| match a {
+        redis::Arg::Simple(b) => b,
+        _ => &[][..],
+    });
+    let name = args.next()?;
+    let scripted = [&b"EVALSHA"[..], b"EVAL", b"FCALL"]
+        .iter()
+        .any(|n| name.eq_ignore_ascii_case(n));
+    if !scripted {
+        return None;
+    }
+    let _body = args.next();
+    let keys: usize = std::str::from_utf8(args.next().unwrap_or_default())
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    Some(if keys > 0 {
+        args.next().map(<[u8]>::to_vec)
+    } else {
+        None
+    })
+}
+
+impl Link {
+    /// `WAIT` on the node that ran a script whose first key is `key`; an error unless enough
+    /// replicas acknowledged everything this connection wrote.
+    async fn wait(&mut self, wait: Wait, key: Option<Vec<u8>>) -> RedisResult<()> {
+        let mut cmd = redis::cmd("WAIT");
+        cmd.arg(wait.replicas).arg(wait.timeout_ms);
+        let reply = match (&*self, key) {
+            (Link::Cluster(c), Some(key)) => {
+                use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
+                let route = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(
+                    Route::with_key(key, SlotAddr::Master),
+                ));
+                c.get().await?.route_command(cmd, route).await?
+            }
+            _ => self.req_packed_command(&cmd).await?,
+        };
+        let acknowledged: i64 = redis::from_redis_value(reply)?;
+        if acknowledged < i64::from(wait.replicas) {
+            return Err(redis::RedisError::from((
+                redis::ErrorKind::Client,
+                "too few replicas acknowledged the write",
+                format!(
+                    "{acknowledged} of the {} that redis.wait_replicas asks for",
+                    wait.replicas
+                ),
+            )));
+        }
+        Ok(())
+    }
+}
+
 impl ConnectionLike for Conn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match (self.wait, script_key(cmd)) {
+            (Some(wait), Some(key)) => Box::pin(async move {
+                let value = self.link.req_packed_command(cmd).await?;
+                self.link.wait(wait, key).await?;
+                Ok(value)
+            }),
+            _ => self.link.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        self.link.req_packed_commands(pipeline, offset, count)
+    }
+
+    fn get_db(&self) -> i64 {
+        self.link.get_db()
+    }
+}
+
+impl ConnectionLike for Link {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         match self {
-            Conn::Single(c) => c.req_packed_command(cmd),
-            Conn::Cluster(c) => {
+            Link::Single(c) => c.req_packed_command(cmd),
+            Link::Cluster(c) => {
                 Box::pin(async move { c.get().await?.req_packed_command(cmd).await })
             }
-            Conn::Sentinel(c) => Box::pin(async move {
+            Link::Sentinel(c) => Box::pin(async move {
                 let result = match c.get().await {
                     Ok(mut conn) => conn.req_packed_command(cmd).await,
                     Err(e) => Err(e),
@@ -410,14 +514,14 @@ impl ConnectionLike for Conn {
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
         match self {
-            Conn::Single(c) => c.req_packed_commands(pipeline, offset, count),
-            Conn::Cluster(c) => Box::pin(async move {
+            Link::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Link::Cluster(c) => Box::pin(async move {
                 c.get()
                     .await?
                     .req_packed_commands(pipeline, offset, count)
                     .await
             }),
-            Conn::Sentinel(c) => Box::pin(async move {
+            Link::Sentinel(c) => Box::pin(async move {
                 let result = match c.get().await {
                     Ok(mut conn) => conn.req_packed_commands(pipeline, offset, count).await,
                     Err(e) => Err(e),
@@ -429,8 +533,8 @@ impl ConnectionLike for Conn {
 
     fn get_db(&self) -> i64 {
         match self {
-            Conn::Single(c) => c.get_db(),
-            Conn::Cluster(_) | Conn::Sentinel(_) => 0,
+            Link::Single(c) => c.get_db(),
+            Link::Cluster(_) | Link::Sentinel(_) => 0,
         }
     }
 }
@@ -485,6 +589,24 @@ pub fn fnv1a(bytes: &[u8]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scripts_are_told_apart_with_their_first_key() {
+        let mut eval = redis::cmd("EVALSHA");
+        eval.arg("abc")
+            .arg(2)
+            .arg("bg:{3}:incident:x")
+            .arg("k2")
+            .arg("argv");
+        assert_eq!(script_key(&eval), Some(Some(b"bg:{3}:incident:x".to_vec())));
+        let mut keyless = redis::cmd("evalsha");
+        keyless.arg("abc").arg(0).arg("argv");
+        assert_eq!(script_key(&keyless), Some(None));
+        let mut get = redis::cmd("GET");
+        get.arg("k");
+        assert_eq!(script_key(&get), None);
+        assert_eq!(script_key(&redis::cmd("EVALSHA")), Some(None));
+    }
 
     #[test]
     fn a_sentinel_url_names_the_sentinels_the_master_and_its_login() {

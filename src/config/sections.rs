@@ -95,6 +95,9 @@ pub struct Redis {
     pub timeout: ConfigDuration,
     /// How long delivery ids are remembered for de-duplication.
     pub dedupe_ttl: ConfigDuration,
+    /// Replicas that must acknowledge each atomic step (Redis `WAIT`) before breakglass answers;
+    /// 0 does not wait. With it, a failover to a replica loses nothing acknowledged.
+    pub wait_replicas: u32,
     /// PEM bundle of the CAs to trust for a `rediss://` URL instead of the system roots.
     pub tls_ca_file: Option<PathBuf>,
     /// PEM client certificate for mutual TLS; set together with `tls_key_file`.
@@ -117,6 +120,7 @@ impl Default for Redis {
             prefix: "bg".into(),
             timeout: ConfigDuration::secs(2),
             dedupe_ttl: ConfigDuration::secs(7 * 24 * 3600),
+            wait_replicas: 0,
             tls_ca_file: None,
             tls_cert_file: None,
             tls_key_file: None,

@@ -13,9 +13,20 @@ use crate::redis_cluster::{redis_cli, require_binary, stdout_of, INSTALL_HINT};
 
 const MASTER_NAME: &str = "main";
 
+/// The PagerDuty trigger fixture as a new incident `native` with a new event id.
+fn new_trigger(native: &str, event: &str) -> Vec<u8> {
+    let body = edit(
+        &fixture("pagerduty/incident.triggered.json"),
+        "PFQZPSY",
+        native,
+    );
+    edit(&body, "PJ0LVEB", event)
+}
+
 /// A master, a replica and three sentinels, killed on drop.
 pub struct RedisSentinel {
     master: u16,
+    replica: u16,
     sentinels: Vec<u16>,
     children: Vec<(u16, Child)>,
     _dirs: Vec<tempfile::TempDir>,
@@ -29,6 +40,7 @@ impl RedisSentinel {
         let sentinels: Vec<u16> = (0..3).map(|_| free_port()).collect();
         let mut set = RedisSentinel {
             master,
+            replica,
             sentinels: sentinels.clone(),
             children: Vec::new(),
             _dirs: Vec::new(),
@@ -200,15 +212,7 @@ async fn after_the_master_is_killed_the_service_follows_the_promoted_replica() {
     }
     // Webhooks answer 503 (the tools retry) until the service reaches the new master, then
     // apply again: a new incident, sent until it is accepted, as a tool would retry it.
-    let trigger = edit(
-        &edit(
-            &fixture("pagerduty/incident.triggered.json"),
-            "PFQZPSY",
-            "PSENTL1",
-        ),
-        "PJ0LVEB",
-        "PJ0LSNT",
-    );
+    let trigger = new_trigger("PSENTL1", "PJ0LSNT");
     let started = Instant::now();
     loop {
         let (status, answer) = e.app.pagerduty(&trigger).await;
@@ -225,4 +229,41 @@ async fn after_the_master_is_killed_the_service_follows_the_promoted_replica() {
     // The binding granted before the failover is there, and the resolve revokes it.
     assert_eq!(e.binding(&id).await["status"], "active");
     e.resolve_revokes(&id).await;
+}
+
+#[tokio::test]
+async fn with_wait_replicas_a_write_no_replica_acknowledged_is_not_acknowledged() {
+    let mut set = RedisSentinel::start();
+    let e = Elev::start_on(
+        crate::harness::Redis::start(),
+        &set.url(),
+        "wait_replicas = 1",
+    )
+    .await;
+    // With its replica up, every step is acknowledged once the replica has it.
+    e.open_incident().await;
+    let (status, b) = e
+        .elevate_role(
+            crate::harness::ALICE_TOKEN,
+            "prod-db-read",
+            serde_json::json!("30m"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{b}");
+
+    // Without it, the master still takes the write, but breakglass does not acknowledge it:
+    // the tool retries (and sees 202 once a replica has it).
+    set.kill(set.replica);
+    let trigger = new_trigger("PWAIT01", "PJ0LWAT");
+    let (status, answer) = e.app.pagerduty(&trigger).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
+    assert_eq!(answer["error"]["code"], "store_unavailable", "{answer}");
+    let (status, answer) = e
+        .elevate_role(
+            crate::harness::ALICE_TOKEN,
+            "prod-admin",
+            serde_json::json!("30m"),
+        )
+        .await;
+    assert!(status.is_server_error(), "{status} {answer}");
 }
