@@ -228,8 +228,8 @@ impl Elev {
     /// The app on the Redis at `url`, a Cluster or Sentinel set-up the test owns (the single
     /// Redis the harness hands every app stays empty), ready, with the incident open and alice
     /// holding prod-db-read; returns it with her binding's id.
-    pub async fn start_elsewhere(url: &str) -> (Elev, String) {
-        let e = Elev::start_on(Redis::start(), url, "").await;
+    pub async fn start_elsewhere(url: &str, redis_settings: &str) -> (Elev, String) {
+        let e = Elev::start_on(Redis::start(), url, redis_settings).await;
         let ready = e.app.http.get(e.app.url("/readyz")).send().await.unwrap();
         assert_eq!(ready.status(), StatusCode::OK);
         e.open_incident().await;
@@ -272,6 +272,16 @@ impl Elev {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
     }
+}
+
+/// The trigger fixture as a new incident `native` with its own event id `event`.
+pub fn new_trigger(native: &str, event: &str) -> Vec<u8> {
+    let body = edit(
+        &fixture("pagerduty/incident.triggered.json"),
+        "PFQZPSY",
+        native,
+    );
+    edit(&body, "01BZYIL05THJDFF2Y08X9SVMTU", event)
 }
 
 /// The resolve fixture moved onto `native`, an hour after its trigger.

@@ -107,10 +107,25 @@ impl RedisCluster {
                     let info = redis_cli(node.port, &["CLUSTER", "INFO"])
                         .map(|out| stdout_of(&out))
                         .unwrap_or_default();
+                    // A replica counts once its link to its master is up (a write can then
+                    // reach it: `WAIT` and failover need that).
+                    let replication = redis_cli(node.port, &["INFO", "replication"])
+                        .map(|out| stdout_of(&out))
+                        .unwrap_or_default();
+                    let linked = info_field(&replication, "role") == Some("master")
+                        || info_field(&replication, "master_link_status") == Some("up");
                     let ok = info_field(&info, "cluster_state") == Some("ok")
                         && info_field(&info, "cluster_slots_assigned") == Some(&*SLOTS.to_string())
-                        && info_field(&info, "cluster_known_nodes") == Some("6");
-                    (!ok).then(|| format!("port {}:\n{}", node.port, info.trim()))
+                        && info_field(&info, "cluster_known_nodes") == Some("6")
+                        && linked;
+                    (!ok).then(|| {
+                        format!(
+                            "port {}:\n{}\n{}",
+                            node.port,
+                            info.trim(),
+                            replication.trim()
+                        )
+                    })
                 })
                 .collect();
             if not_ready.is_empty() {
@@ -119,7 +134,7 @@ impl RedisCluster {
             if Instant::now() > deadline {
                 panic!(
                     "the Redis Cluster was not ready (cluster_state:ok, all {SLOTS} slots \
-                     assigned, 6 known nodes on every node) within {READY_DEADLINE:?}. \
+                     assigned, 6 known nodes on every node, every replica linked) within {READY_DEADLINE:?}. \
                      Not ready:\n{}\n\n{create_log}\n{}",
                     not_ready.join("\n\n"),
                     cluster.logs()
@@ -173,6 +188,18 @@ impl RedisCluster {
 
     /// SIGKILL the node on `port` (for failover tests); its temp dir stays until drop.
     #[allow(dead_code)] // for the failover tests to come
+    /// Start the node on `port` again on its own files: a killed master comes back as a replica
+    /// of the one that replaced it.
+    pub fn restart(&mut self, port: u16) {
+        let node = self
+            .nodes
+            .iter_mut()
+            .find(|n| n.port == port)
+            .unwrap_or_else(|| panic!("no cluster node on port {port}"));
+        assert!(node.child.is_none(), "node {port} is running");
+        node.child = Some(spawn_node(port, node.dir.path()));
+    }
+
     pub fn kill(&mut self, port: u16) {
         let node = self
             .nodes
@@ -418,7 +445,7 @@ async fn the_whole_lifecycle_runs_on_a_three_master_cluster() {
     use crate::elevation_support::Elev;
 
     let cluster = RedisCluster::start();
-    let (e, id) = Elev::start_elsewhere(&cluster_url(&cluster)).await;
+    let (e, id) = Elev::start_elsewhere(&cluster_url(&cluster), "").await;
     let keys = cluster.keys("bgtest:*");
     assert!(keys.iter().any(|k| k.contains(":incident:")), "{keys:?}");
     assert!(keys.iter().any(|k| k.contains(":binding:")), "{keys:?}");
@@ -471,4 +498,92 @@ async fn the_reconciler_walks_every_shard_on_the_master_that_holds_it() {
 fn slot_of(cluster: &RedisCluster, key: &str) -> u16 {
     let out = redis_cli(cluster.masters[0], &["CLUSTER", "KEYSLOT", key]).expect("redis-cli");
     stdout_of(&out).trim().parse().expect("a slot number")
+}
+
+#[tokio::test]
+async fn a_master_killed_under_a_stream_of_webhooks_loses_nothing_acknowledged() {
+    use crate::elevation_support::Elev;
+    use crate::harness::ADMIN_TOKEN;
+    use breakglass::store::Store;
+    use reqwest::{Method, StatusCode};
+
+    let mut cluster = RedisCluster::start();
+    let (e, id) = Elev::start_elsewhere(&cluster_url(&cluster), "wait_replicas = 1").await;
+
+    // The master that holds the incident's shard, and so alice's binding.
+    let shard = Store::shard_of("pagerduty:PFQZPSY");
+    let slot = slot_of(&cluster, &format!("bgtest:{{{shard}}}:x"));
+    let old = cluster.master_of_slot(slot);
+
+    // A steady stream of new incidents; the master is killed a second in, and the stream goes
+    // on until the failover is done and 20 webhooks in a row were accepted after it.
+    let mut accepted = Vec::new();
+    let mut refused = 0;
+    let started = Instant::now();
+    let mut killed = None;
+    let mut promoted = false;
+    let mut streak = 0;
+    for n in 0.. {
+        let native = format!("PSTRM{n:03}");
+        let body = crate::elevation_support::new_trigger(&native, &format!("EV{n:05}"));
+        let (status, answer) = e.app.pagerduty(&body).await;
+        match status {
+            // `200 duplicate` is an acknowledgement too: the cluster client retried a script
+            // whose first run had applied (its answer lost in the failover).
+            StatusCode::ACCEPTED | StatusCode::OK => {
+                accepted.push(native);
+                streak += 1;
+            }
+            StatusCode::SERVICE_UNAVAILABLE => {
+                refused += 1;
+                streak = 0;
+            }
+            other => panic!("{other} {answer}"),
+        }
+        if killed.is_none() && started.elapsed() > Duration::from_secs(1) {
+            cluster.kill(old);
+            killed = Some(Instant::now());
+            streak = 0;
+        }
+        if let Some(at) = killed {
+            if !promoted && n % 10 == 0 {
+                promoted = cluster.master_of_slot(slot) != old;
+                if promoted {
+                    // Its replica is now its master, with no replica of its own: with
+                    // `wait_replicas = 1` its shards refuse writes until the old master is
+                    // back, as a replica, as an operator would bring it back.
+                    cluster.restart(old);
+                    streak = 0;
+                }
+            }
+            if promoted && streak >= 20 {
+                break;
+            }
+            assert!(
+                at.elapsed() < Duration::from_secs(40),
+                "no failover within 40 s ({refused} refused)"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    // Every acknowledged webhook is in state on the cluster as it is now.
+    for native in &accepted {
+        let (status, read) = e
+            .call(
+                Method::GET,
+                &format!("/v1/incidents/pagerduty:{native}"),
+                ADMIN_TOKEN,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "pagerduty:{native}: {read}");
+    }
+    assert!(accepted.len() > 20, "{} accepted", accepted.len());
+    eprintln!(
+        "cluster failover: {} webhooks accepted, {refused} refused (503) while the master of slot {slot} was replaced",
+        accepted.len()
+    );
+    // The binding made before the failover is there, and the resolve revokes it.
+    assert_eq!(e.binding(&id).await["status"], "active");
+    e.resolve_revokes(&id).await;
 }
