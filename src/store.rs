@@ -195,34 +195,46 @@ pub fn cluster_nodes(url: &str) -> Option<RedisResult<Vec<String>>> {
         "rediss+cluster" => "rediss",
         _ => return None,
     };
-    let (auth, hosts) = match rest.rsplit_once('@') {
-        Some((auth, hosts)) => (format!("{auth}@"), hosts),
-        None => (String::new(), rest),
-    };
-    let hosts = hosts.trim_end_matches('/');
-    let nodes: Vec<String> = hosts
-        .split(',')
-        .map(str::trim)
-        .filter(|h| !h.is_empty())
-        .map(|h| format!("{scheme}://{auth}{h}"))
-        .collect();
-    let bad =
-        |why: &'static str| redis::RedisError::from((redis::ErrorKind::InvalidClientConfig, why));
-    if nodes.is_empty() {
-        return Some(Err(bad("a cluster URL needs at least one host:port")));
+    let (auth, hosts) = split_authority(rest.trim_end_matches('/'));
+    if hosts.is_empty() {
+        return Some(Err(invalid("a cluster URL needs at least one host:port")));
     }
-    if hosts.contains('/') {
-        return Some(Err(bad(
+    if hosts.iter().any(|h| h.contains('/')) {
+        return Some(Err(invalid(
             "every cluster node is host:port (a cluster has no database numbers)",
         )));
     }
-    if nodes
+    let nodes: Vec<String> = hosts
         .iter()
-        .any(|n| redis::Client::open(n.as_str()).is_err())
-    {
-        return Some(Err(bad("every cluster node must be host:port")));
+        .map(|h| format!("{scheme}://{auth}{h}"))
+        .collect();
+    if !all_urls(&nodes) {
+        return Some(Err(invalid("every cluster node must be host:port")));
     }
     Some(Ok(nodes))
+}
+
+/// `[user:password@]h1:p1,h2:p2`: the credentials with their `@` (or nothing), and the hosts.
+fn split_authority(authority: &str) -> (String, Vec<&str>) {
+    let (auth, hosts) = match authority.rsplit_once('@') {
+        Some((auth, hosts)) => (format!("{auth}@"), hosts),
+        None => (String::new(), authority),
+    };
+    let hosts = hosts
+        .split(',')
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .collect();
+    (auth, hosts)
+}
+
+/// Whether each of `urls` is a URL the Redis client takes.
+fn all_urls(urls: &[String]) -> bool {
+    urls.iter().all(|u| redis::Client::open(u.as_str()).is_ok())
+}
+
+fn invalid(why: &'static str) -> redis::RedisError {
+    redis::RedisError::from((redis::ErrorKind::InvalidClientConfig, why))
 }
 
 /// What a `redis+sentinel://` URL names: the sentinels, the master's name, and how to log in
@@ -246,36 +258,23 @@ pub fn sentinel_target(url: &str) -> Option<RedisResult<SentinelTarget>> {
         "rediss+sentinel" => ("rediss", true),
         _ => return None,
     };
-    let bad =
-        |why: &'static str| redis::RedisError::from((redis::ErrorKind::InvalidClientConfig, why));
     const SHAPE: &str =
         "a sentinel URL ends with the master's name: redis+sentinel://s1:26379,s2:26379/mymaster";
     let Some((authority, master)) = rest.rsplit_once('/') else {
-        return Some(Err(bad(SHAPE)));
+        return Some(Err(invalid(SHAPE)));
     };
     if master.is_empty() || authority.contains('/') {
-        return Some(Err(bad(SHAPE)));
+        return Some(Err(invalid(SHAPE)));
     }
-    let (auth, hosts) = match authority.rsplit_once('@') {
-        Some((auth, hosts)) => (format!("{auth}@"), hosts),
-        None => (String::new(), authority),
-    };
-    let hosts: Vec<&str> = hosts
-        .split(',')
-        .map(str::trim)
-        .filter(|h| !h.is_empty())
-        .collect();
+    let (auth, hosts) = split_authority(authority);
     let sentinels: Vec<String> = hosts.iter().map(|h| format!("{scheme}://{h}")).collect();
     let Some(first) = hosts.first() else {
-        return Some(Err(bad(
+        return Some(Err(invalid(
             "a sentinel URL needs at least one sentinel host:port",
         )));
     };
-    if sentinels
-        .iter()
-        .any(|n| redis::Client::open(n.as_str()).is_err())
-    {
-        return Some(Err(bad("every sentinel must be host:port")));
+    if !all_urls(&sentinels) {
+        return Some(Err(invalid("every sentinel must be host:port")));
     }
     // The credentials, parsed (and percent-decoded) as the single mode parses them.
     let info = redis::IntoConnectionInfo::into_connection_info(format!("{scheme}://{auth}{first}"));
