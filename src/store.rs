@@ -50,7 +50,9 @@ impl Store {
     ///
     /// `rediss://` URLs use TLS (the system roots, or `tls_ca_file`, and a client certificate
     /// when `tls_cert_file`/`tls_key_file` are set); `redis://user:password@host` logs in as an
-    /// ACL user.
+    /// ACL user. `redis+cluster://` names a Cluster's seed nodes, `redis+sentinel://` the
+    /// sentinels and the master's name ([`cluster_nodes`], [`sentinel_target`]); the same TLS
+    /// settings and credentials apply.
     pub fn connect(cfg: &config::Redis, errors: Counter) -> Result<Self, StoreError> {
         install_crypto_provider();
         let timeout: Duration = cfg.timeout.into();
