@@ -21,6 +21,9 @@
 //! events, or verify finds a break. Everything shares the machine's cores with redis-server.
 
 #[allow(dead_code)]
+#[path = "loadgen/footprint.rs"]
+mod footprint;
+#[allow(dead_code)]
 #[path = "../tests/integration/harness.rs"]
 mod harness;
 
@@ -232,37 +235,11 @@ async fn memory_by_part(
     conn: &mut MultiplexedConnection,
     prefix: &str,
 ) -> BTreeMap<&'static str, (u64, usize)> {
-    let mut keys = Vec::new();
-    let mut cursor = 0u64;
-    loop {
-        let (next, page): (u64, Vec<String>) = query(
-            conn,
-            redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(format!("{prefix}:*"))
-                .arg("COUNT")
-                .arg(1000),
-        )
-        .await;
-        keys.extend(page);
-        cursor = next;
-        if cursor == 0 {
-            break;
-        }
-    }
     let mut out: BTreeMap<&'static str, (u64, usize)> = BTreeMap::new();
-    for chunk in keys.chunks(500) {
-        let mut pipe = redis::pipe();
-        for k in chunk {
-            pipe.cmd("MEMORY").arg("USAGE").arg(k).arg("SAMPLES").arg(0);
-        }
-        let sizes: Vec<Option<u64>> = pipe.query_async(conn).await.expect("MEMORY USAGE");
-        for (k, size) in chunk.iter().zip(sizes) {
-            let e = out.entry(part_of(k)).or_default();
-            e.0 += size.unwrap_or(0);
-            e.1 += 1;
-        }
+    for (k, size) in footprint::key_sizes(conn, prefix).await {
+        let e = out.entry(part_of(&k)).or_default();
+        e.0 += size;
+        e.1 += 1;
     }
     out
 }

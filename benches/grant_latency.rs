@@ -14,15 +14,16 @@ mod elevation_support;
 #[path = "../tests/integration/harness.rs"]
 mod harness;
 #[allow(dead_code)]
+#[path = "loadgen/iam.rs"]
+mod iam;
+#[allow(dead_code)]
 #[path = "../tests/integration/moto.rs"]
 mod moto;
 
 use std::time::{Duration, Instant};
 
-use elevation_support::{Elev, INCIDENT, READ_POLICY};
-use harness::ALICE_TOKEN;
+use elevation_support::{Elev, INCIDENT};
 use hdrhistogram::Histogram;
-use serde_json::json;
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
@@ -30,52 +31,15 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(200);
-    let roles: String = (0..grants)
-        .map(|i| format!("[[roles]]\nname = \"bench-{i}\"\nmax_duration = \"1h\"\npolicy = '{READ_POLICY}'\n"))
-        .collect();
     let e = Elev::start_with(
         "max_active_per_subject = 100000\nrequests_per_minute = 1000000",
-        &roles,
+        &iam::roles(grants, 0),
     )
     .await;
     e.open_incident().await;
 
-    let mut total = Histogram::<u64>::new(3).unwrap();
-    let mut iam = Histogram::<u64>::new(3).unwrap();
-    let mut own = Histogram::<u64>::new(3).unwrap();
     let started = Instant::now();
-    for i in 0..grants {
-        let sent = Instant::now();
-        let res = e
-            .app
-            .http
-            .post(e.app.url("/v1/elevations"))
-            .bearer_auth(ALICE_TOKEN)
-            .json(&json!({"incident": INCIDENT, "role": format!("bench-{i}"), "duration": "30m", "reason": "bench"}))
-            .send()
-            .await
-            .expect("elevation request");
-        let elapsed = sent.elapsed();
-        let status = res.status();
-        let iam_ms: f64 = res
-            .headers()
-            .get("server-timing")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("iam;dur="))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(f64::NAN);
-        assert_eq!(
-            status,
-            reqwest::StatusCode::CREATED,
-            "grant {i}: {}",
-            res.text().await.unwrap_or_default()
-        );
-        let iam_us = (iam_ms * 1000.0) as u64;
-        let total_us = elapsed.as_micros() as u64;
-        total.record(total_us).unwrap();
-        iam.record(iam_us).unwrap();
-        own.record(total_us.saturating_sub(iam_us)).unwrap();
-    }
+    let g = iam::grants(&e.app.url(""), INCIDENT, grants).await;
     let wall = started.elapsed();
     let ms = |us: u64| Duration::from_micros(us).as_secs_f64() * 1000.0;
     let line = |name: &str, h: &Histogram<u64>| {
@@ -90,7 +54,7 @@ async fn main() {
         "grant_latency: {grants} elevations, one at a time, against moto ({:.1} s)",
         wall.as_secs_f64()
     );
-    line("total", &total);
-    line("in IAM", &iam);
-    line("service's own", &own);
+    line("total", &g.total);
+    line("in IAM", &g.iam);
+    line("service's own", &g.own);
 }

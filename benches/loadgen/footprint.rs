@@ -118,14 +118,15 @@ pub async fn until_sealed(
     }
 }
 
-pub async fn measure(conn: &mut MultiplexedConnection, store: &Store) -> Footprint {
+/// Every key of `prefix` with its `MEMORY USAGE ... SAMPLES 0` in bytes.
+pub async fn key_sizes(conn: &mut MultiplexedConnection, prefix: &str) -> Vec<(String, u64)> {
     let mut keys = Vec::new();
     let mut cursor = 0u64;
     loop {
         let (next, page): (u64, Vec<String>) = redis::cmd("SCAN")
             .arg(cursor)
             .arg("MATCH")
-            .arg(format!("{}:*", store.prefix()))
+            .arg(format!("{prefix}:*"))
             .arg("COUNT")
             .arg(1000)
             .query_async(conn)
@@ -137,6 +138,25 @@ pub async fn measure(conn: &mut MultiplexedConnection, store: &Store) -> Footpri
             break;
         }
     }
+    let mut out = Vec::with_capacity(keys.len());
+    for chunk in keys.chunks(500) {
+        let mut pipe = redis::pipe();
+        for k in chunk {
+            pipe.cmd("MEMORY").arg("USAGE").arg(k).arg("SAMPLES").arg(0);
+        }
+        let sizes: Vec<Option<u64>> = pipe.query_async(conn).await.expect("MEMORY USAGE");
+        out.extend(
+            chunk
+                .iter()
+                .cloned()
+                .zip(sizes.into_iter().map(|s| s.unwrap_or(0))),
+        );
+    }
+    out
+}
+
+pub async fn measure(conn: &mut MultiplexedConnection, store: &Store) -> Footprint {
+    let sizes = key_sizes(conn, store.prefix()).await;
     let mut out = Footprint {
         incidents: sum(conn, |s| {
             let mut c = redis::cmd("ZCARD");
@@ -147,21 +167,14 @@ pub async fn measure(conn: &mut MultiplexedConnection, store: &Store) -> Footpri
         events: events(conn, store).await.0,
         ..Footprint::default()
     };
-    for chunk in keys.chunks(500) {
-        let mut pipe = redis::pipe();
-        for k in chunk {
-            pipe.cmd("MEMORY").arg("USAGE").arg(k).arg("SAMPLES").arg(0);
-        }
-        let sizes: Vec<Option<u64>> = pipe.query_async(conn).await.expect("MEMORY USAGE");
-        for (k, size) in chunk.iter().zip(sizes) {
-            let part = match kind_of(k) {
-                Kind::Incident => &mut out.incident,
-                Kind::Audit => &mut out.audit,
-                Kind::Other => &mut out.other,
-            };
-            part.bytes += size.unwrap_or(0);
-            part.keys += 1;
-        }
+    for (k, size) in &sizes {
+        let part = match kind_of(k) {
+            Kind::Incident => &mut out.incident,
+            Kind::Audit => &mut out.audit,
+            Kind::Other => &mut out.other,
+        };
+        part.bytes += size;
+        part.keys += 1;
     }
     out
 }
