@@ -86,7 +86,7 @@ impl Elev {
 
     /// The default catalogue on a given Redis reached at `url`, with `redis` settings added to
     /// the `[redis]` table.
-    pub async fn start_on(redis: Redis, url: &str, redis_settings: &str) -> Elev {
+    pub async fn start_on(redis: impl Into<Redis>, url: &str, redis_settings: &str) -> Elev {
         let moto = Moto::start();
         let tail = catalogue(&moto, "", "");
         let app = TestApp::start_on(
@@ -229,7 +229,7 @@ impl Elev {
     /// Redis the harness hands every app stays empty), ready, with the incident open and alice
     /// holding prod-db-read; returns it with her binding's id.
     pub async fn start_elsewhere(url: &str, redis_settings: &str) -> (Elev, String) {
-        let e = Elev::start_on(Redis::start(), url, redis_settings).await;
+        let e = Elev::start_on(RedisServer::start(), url, redis_settings).await;
         let ready = e.app.http.get(e.app.url("/readyz")).send().await.unwrap();
         assert_eq!(ready.status(), StatusCode::OK);
         e.open_incident().await;

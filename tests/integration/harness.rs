@@ -12,6 +12,8 @@ use hmac::{Hmac, Mac};
 use reqwest::StatusCode;
 use sha2::{Digest, Sha256};
 
+pub use crate::redis_mode::Redis;
+
 /// Secrets and tokens of the test config.
 pub const PD_SECRET: &str = "pd-secret-current";
 pub const PD_SECRET_OLD: &str = "pd-secret-previous";
@@ -115,12 +117,14 @@ impl Drop for Emulator {
     }
 }
 
-/// The ACL user and password of a TLS test Redis ([`Redis::start_tls`]).
+/// The ACL user and password of a TLS test Redis ([`RedisServer::start_tls`]).
 pub const REDIS_USER: &str = "breakglass";
 pub const REDIS_PASSWORD: &str = "s3cret-pass";
 
-/// A real redis-server on a free port, with its own data directory. Killed on drop.
-pub struct Redis {
+/// A real redis-server on a free port, with its own data directory. Killed on drop. Tests get
+/// one through [`Redis`], which is this server or a Cluster or Sentinel set-up by the
+/// `BREAKGLASS_TEST_REDIS` setting.
+pub struct RedisServer {
     child: Option<Child>,
     pub port: u16,
     dir: tempfile::TempDir,
@@ -130,10 +134,10 @@ pub struct Redis {
     mtls: bool,
 }
 
-impl Redis {
-    pub fn start() -> Redis {
+impl RedisServer {
+    pub fn start() -> RedisServer {
         let dir = tempfile::tempdir().expect("a temp dir for redis");
-        let mut redis = Redis {
+        let mut redis = RedisServer {
             child: None,
             port: free_port(),
             dir,
@@ -147,22 +151,22 @@ impl Redis {
     /// A redis-server that speaks only TLS (no plain port at all), with a throwaway CA and a
     /// certificate for 127.0.0.1, and one ACL user ([`REDIS_USER`], [`REDIS_PASSWORD`]): the
     /// default user is off.
-    pub fn start_tls() -> Redis {
+    pub fn start_tls() -> RedisServer {
         Self::start_tls_with(false)
     }
 
-    /// As [`Redis::start_tls`], and clients must present a certificate signed by the test CA
-    /// ([`Redis::tls_client_files`]).
-    pub fn start_mtls() -> Redis {
+    /// As [`RedisServer::start_tls`], and clients must present a certificate signed by the test CA
+    /// ([`RedisServer::tls_client_files`]).
+    pub fn start_mtls() -> RedisServer {
         Self::start_tls_with(true)
     }
 
-    fn start_tls_with(mtls: bool) -> Redis {
+    fn start_tls_with(mtls: bool) -> RedisServer {
         let dir = tempfile::tempdir().expect("a temp dir for redis");
         let tls = dir.path().join("tls");
         std::fs::create_dir(&tls).expect("tls dir");
         make_test_certificates(&tls);
-        let mut redis = Redis {
+        let mut redis = RedisServer {
             child: None,
             port: free_port(),
             dir,
@@ -283,17 +287,12 @@ impl Redis {
             .expect("connect to test redis")
     }
 
-    /// Every key with the given prefix, sorted, except the reconciler's lock: every running app
-    /// takes that one by itself, whatever the test sends it.
-    pub fn keys(&self, prefix: &str) -> Vec<String> {
-        let lock = format!("{prefix}:reconciler:lock");
-        let mut keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{prefix}:*"))
+    /// Every key matching `pattern`.
+    pub fn keys(&self, pattern: &str) -> Vec<String> {
+        redis::cmd("KEYS")
+            .arg(pattern)
             .query(&mut self.conn())
-            .expect("KEYS");
-        keys.retain(|k| *k != lock);
-        keys.sort();
-        keys
+            .expect("KEYS")
     }
 
     /// Kill the server (as a crash would); its data stays on disk.
@@ -311,7 +310,7 @@ impl Redis {
     }
 }
 
-impl Drop for Redis {
+impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
     }
@@ -534,7 +533,8 @@ impl TestApp {
     }
 
     /// Start on a given Redis, reached at `url` (which may be wrong on purpose).
-    pub async fn start_on(redis: Redis, url: &str, extra: Extra<'_>) -> TestApp {
+    pub async fn start_on(redis: impl Into<Redis>, url: &str, extra: Extra<'_>) -> TestApp {
+        let redis = redis.into();
         let config_text = config_toml(url, &extra);
         let config = Config::from_toml_str(&config_text).expect("test config");
         let app = App::build(config.clone()).await.expect("app starts");

@@ -6,6 +6,7 @@ mod harness;
 mod ministack;
 mod moto;
 mod redis_cluster;
+mod redis_mode;
 mod redis_sentinel;
 
 mod api_audit;

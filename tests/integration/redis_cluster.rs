@@ -99,8 +99,34 @@ impl RedisCluster {
             panic!("{create_log}\n{}", cluster.logs());
         }
 
+        cluster.until_ready(deadline, &create_log);
+
+        let mut masters = cluster.slot_owners();
+        masters.sort();
+        let mut masters: Vec<u16> = masters.into_iter().map(|(_, port)| port).collect();
+        masters.dedup();
+        assert_eq!(
+            masters.len(),
+            3,
+            "expected 3 masters after cluster create, CLUSTER NODES:\n{}",
+            cluster.cluster_nodes()
+        );
+        cluster.masters = masters;
+        eprintln!(
+            "redis cluster on ports {:?} (masters {:?}) ready in {:?}",
+            cluster.nodes.iter().map(|n| n.port).collect::<Vec<_>>(),
+            cluster.masters,
+            started.elapsed()
+        );
+        cluster
+    }
+
+    /// Wait until every node says `cluster_state:ok` with all slots assigned and 6 known nodes,
+    /// and every replica's link to its master is up; panics at `deadline` with `context` and
+    /// the nodes' logs.
+    fn until_ready(&self, deadline: Instant, context: &str) {
         loop {
-            let not_ready: Vec<String> = cluster
+            let not_ready: Vec<String> = self
                 .nodes
                 .iter()
                 .filter_map(|node| {
@@ -135,32 +161,13 @@ impl RedisCluster {
                 panic!(
                     "the Redis Cluster was not ready (cluster_state:ok, all {SLOTS} slots \
                      assigned, 6 known nodes on every node, every replica linked) within {READY_DEADLINE:?}. \
-                     Not ready:\n{}\n\n{create_log}\n{}",
+                     Not ready:\n{}\n\n{context}\n{}",
                     not_ready.join("\n\n"),
-                    cluster.logs()
+                    self.logs()
                 );
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-
-        let mut masters = cluster.slot_owners();
-        masters.sort();
-        let mut masters: Vec<u16> = masters.into_iter().map(|(_, port)| port).collect();
-        masters.dedup();
-        assert_eq!(
-            masters.len(),
-            3,
-            "expected 3 masters after cluster create, CLUSTER NODES:\n{}",
-            cluster.cluster_nodes()
-        );
-        cluster.masters = masters;
-        eprintln!(
-            "redis cluster on ports {:?} (masters {:?}) ready in {:?}",
-            cluster.nodes.iter().map(|n| n.port).collect::<Vec<_>>(),
-            cluster.masters,
-            started.elapsed()
-        );
-        cluster
     }
 
     /// Seed node URLs: `["redis://127.0.0.1:p1", ...]` (the masters).
@@ -186,8 +193,6 @@ impl RedisCluster {
             })
     }
 
-    /// SIGKILL the node on `port` (for failover tests); its temp dir stays until drop.
-    #[allow(dead_code)] // for the failover tests to come
     /// Start the node on `port` again on its own files: a killed master comes back as a replica
     /// of the one that replaced it.
     pub fn restart(&mut self, port: u16) {
@@ -200,6 +205,7 @@ impl RedisCluster {
         node.child = Some(spawn_node(port, node.dir.path()));
     }
 
+    /// SIGKILL the node on `port` (for failover tests); its temp dir stays until drop.
     pub fn kill(&mut self, port: u16) {
         let node = self
             .nodes
@@ -211,6 +217,27 @@ impl RedisCluster {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// SIGKILL every node (the whole cluster down, as a power cut would); files stay.
+    pub fn stop_all(&mut self) {
+        let ports: Vec<u16> = self.nodes.iter().map(|n| n.port).collect();
+        for port in ports {
+            self.kill(port);
+        }
+    }
+
+    /// Start every stopped node again on its own files; returns once the cluster serves again.
+    pub fn restart_all(&mut self) {
+        for node in &mut self.nodes {
+            if node.child.is_none() {
+                node.child = Some(spawn_node(node.port, node.dir.path()));
+            }
+        }
+        self.until_ready(
+            Instant::now() + READY_DEADLINE,
+            "after a restart of every node",
+        );
     }
 
     /// All keys matching `pattern` across every (live, current) master, sorted.

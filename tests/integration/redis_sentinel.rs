@@ -19,7 +19,8 @@ pub struct RedisSentinel {
     replica: u16,
     sentinels: Vec<u16>,
     children: Vec<(u16, Child)>,
-    _dirs: Vec<tempfile::TempDir>,
+    /// Each data server's directory by port, kept across restarts; the sentinels' too.
+    dirs: Vec<(u16, tempfile::TempDir)>,
 }
 
 impl RedisSentinel {
@@ -33,7 +34,7 @@ impl RedisSentinel {
             replica,
             sentinels: sentinels.clone(),
             children: Vec::new(),
-            _dirs: Vec::new(),
+            dirs: Vec::new(),
         };
         set.spawn(master, &[]);
         set.spawn(replica, &["--replicaof", "127.0.0.1", &master.to_string()]);
@@ -60,9 +61,16 @@ impl RedisSentinel {
                 .spawn()
                 .unwrap_or_else(|e| panic!("cannot start a sentinel ({e}). {INSTALL_HINT}"));
             set.children.push((port, child));
-            set._dirs.push(dir);
+            set.dirs.push((port, dir));
         }
-        set.until(
+        set.until_serving(master, replica);
+        set
+    }
+
+    /// Wait until `replica` is linked to `master` and every sentinel watches `master` with
+    /// its replica and the other sentinels.
+    fn until_serving(&self, master: u16, replica: u16) {
+        self.until(
             Duration::from_secs(30),
             "the replica and the three sentinels",
             |s| {
@@ -77,11 +85,15 @@ impl RedisSentinel {
                 replicating && watched
             },
         );
-        set
     }
 
+    /// Start a data server on `port` with its own directory (the same one again on a restart).
     fn spawn(&mut self, port: u16, extra: &[&str]) {
-        let dir = tempfile::tempdir().expect("a temp dir for redis");
+        if !self.dirs.iter().any(|(p, _)| *p == port) {
+            let dir = tempfile::tempdir().expect("a temp dir for redis");
+            self.dirs.push((port, dir));
+        }
+        let dir = &self.dirs.iter().find(|(p, _)| *p == port).expect("dir").1;
         let child = Command::new("redis-server")
             .args([
                 "--port",
@@ -101,7 +113,6 @@ impl RedisSentinel {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start redis-server ({e}). {INSTALL_HINT}"));
         self.children.push((port, child));
-        self._dirs.push(dir);
     }
 
     fn info(&self, port: u16, section: &str) -> String {
@@ -149,6 +160,28 @@ impl RedisSentinel {
     pub fn keys(&self, pattern: &str) -> Vec<String> {
         let out = redis_cli(self.master(), &["--scan", "--pattern", pattern]).expect("redis-cli");
         stdout_of(&out).lines().map(str::to_string).collect()
+    }
+
+    /// SIGKILL the master and the replica (both down at once); the sentinels keep running.
+    pub fn stop_servers(&mut self) {
+        // After a failover the two have swapped roles: the sentinels say which is which.
+        let master = self.master();
+        if master == self.replica {
+            self.replica = self.master;
+        }
+        self.master = master;
+        for port in [self.master, self.replica] {
+            self.kill(port);
+        }
+    }
+
+    /// Start the master stopped by [`RedisSentinel::stop_servers`] and its replica again on
+    /// their files; returns once the replica is linked and the sentinels see the master.
+    pub fn restart_servers(&mut self) {
+        let (master, replica) = (self.master, self.replica);
+        self.spawn(master, &[]);
+        self.spawn(replica, &["--replicaof", "127.0.0.1", &master.to_string()]);
+        self.until_serving(master, replica);
     }
 
     /// SIGKILL the server on `port`.
