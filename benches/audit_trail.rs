@@ -39,7 +39,7 @@ use breakglass::store::{Store, SHARDS};
 use breakglass::{App, Config};
 use chrono::{DateTime, Utc};
 use harness::{
-    config_toml, fixture, pd_signature, Extra, Redis, ADMIN_TOKEN, AUDIT_KEY, PD_SECRET,
+    config_toml, fixture, pd_signature, Extra, RedisServer, ADMIN_TOKEN, AUDIT_KEY, PD_SECRET,
 };
 use redis::aio::MultiplexedConnection;
 use redis::streams::StreamRangeReply;
@@ -309,7 +309,7 @@ async fn main() {
     let concurrency = env_or("BENCH_CONCURRENCY", 32).max(1);
     let mut failed = Vec::<String>::new();
 
-    let redis = Redis::start();
+    let redis = RedisServer::start();
     let client = redis::Client::open(redis.url()).unwrap();
     let mut conn = client
         .get_multiplexed_async_connection()

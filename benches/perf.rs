@@ -65,7 +65,7 @@ use std::time::{Duration, Instant};
 use breakglass::store::Store;
 use breakglass::Config;
 use drive::{Outcome, Pace};
-use harness::{config_toml, Extra, Redis, AUDIT_KEY};
+use harness::{config_toml, Extra, RedisServer, AUDIT_KEY};
 use report::{thousands, Row};
 use service::Service;
 
@@ -222,7 +222,7 @@ async fn main() {
     let bin = service::binary();
     let dir = tempfile::tempdir().expect("a temp dir for the service's config and logs");
     progress("starting redis-server and moto");
-    let redis = Redis::start();
+    let redis = RedisServer::start();
     let moto = moto::Moto::start();
     let roles = iam::roles(grants.value, bindings.value);
     let config_text = service_config(&redis.url(), &moto.url(), &roles);

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use breakglass::{App, Config};
-use harness::{config_toml, fixture, pd_signature, Extra, Redis, PD_SECRET};
+use harness::{config_toml, fixture, pd_signature, Extra, RedisServer, PD_SECRET};
 use hdrhistogram::Histogram;
 use tokio::sync::Mutex;
 
@@ -35,7 +35,7 @@ async fn main() {
     let incidents = env_or("BENCH_INCIDENTS", 500).max(1);
     let concurrency = env_or("BENCH_CONCURRENCY", 32).max(1);
 
-    let redis = Redis::start();
+    let redis = RedisServer::start();
     let extra = Extra {
         pagerduty: "rate_per_second = 1000000\nrate_burst = 1000000",
         ..Extra::default()

@@ -12,7 +12,7 @@ use std::time::Duration;
 use breakglass::store::Store;
 use redis::aio::MultiplexedConnection;
 
-use crate::harness::Redis;
+use crate::harness::RedisServer;
 
 /// The exact text of the service's webhook apply script.
 pub fn script_text() -> String {
@@ -114,7 +114,7 @@ pub async fn run(
     concurrency: usize,
     requests: usize,
 ) -> Baseline {
-    let redis = Redis::start();
+    let redis = RedisServer::start();
     let mut conn = crate::footprint::connect(&redis.url()).await;
     let sha: String = redis::cmd("SCRIPT")
         .arg("LOAD")

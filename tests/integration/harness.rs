@@ -12,7 +12,20 @@ use hmac::{Hmac, Mac};
 use reqwest::StatusCode;
 use sha2::{Digest, Sha256};
 
-pub use crate::redis_mode::Redis;
+// Declared here with their paths, so that the benches, which include this file by path, get
+// them too.
+#[path = "cluster_set.rs"]
+mod cluster_set;
+#[path = "redis_mode.rs"]
+mod redis_mode;
+#[path = "sentinel_set.rs"]
+mod sentinel_set;
+
+#[allow(unused_imports)] // the benches use none of them
+pub use cluster_set::{cluster_url, redis_cli, stdout_of, RedisCluster};
+pub use redis_mode::Redis;
+#[allow(unused_imports)]
+pub use sentinel_set::RedisSentinel;
 
 /// Secrets and tokens of the test config.
 pub const PD_SECRET: &str = "pd-secret-current";

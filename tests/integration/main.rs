@@ -6,7 +6,6 @@ mod harness;
 mod ministack;
 mod moto;
 mod redis_cluster;
-mod redis_mode;
 mod redis_sentinel;
 
 mod api_audit;

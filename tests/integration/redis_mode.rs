@@ -1,12 +1,12 @@
-//! The Redis every test app runs on, chosen for the whole run by `BREAKGLASS_TEST_REDIS`:
+//! Part of the test harness: the Redis every test app runs on, chosen for the whole run by `BREAKGLASS_TEST_REDIS`:
 //! `single` (the default: one redis-server), `cluster` (3 masters + 3 replicas) or `sentinel`
 //! (a master, its replica and 3 sentinels). The tests are the same in every mode: they start a
 //! [`Redis`], give the app its [`Redis::url`], and read raw keys through [`Redis::conn`] and
 //! [`Redis::keys`]. `.ci/run` runs the lifecycle tests once more in each of the other modes.
 
-use crate::harness::RedisServer;
-use crate::redis_cluster::RedisCluster;
-use crate::redis_sentinel::RedisSentinel;
+use super::cluster_set::{cluster_url, RedisCluster};
+use super::sentinel_set::RedisSentinel;
+use super::RedisServer;
 
 /// The setting that picks the mode.
 pub const MODE_VARIABLE: &str = "BREAKGLASS_TEST_REDIS";
@@ -84,7 +84,7 @@ impl Redis {
     pub fn url(&self) -> String {
         match self {
             Redis::Single(server) => server.url(),
-            Redis::Cluster(cluster) => crate::redis_cluster::cluster_url(cluster),
+            Redis::Cluster(cluster) => cluster_url(cluster),
             Redis::Sentinel(set) => set.url(),
         }
     }
@@ -94,11 +94,11 @@ impl Redis {
     pub fn conn(&self) -> Conn {
         match self {
             Redis::Single(server) => Conn::Single(server.conn()),
-            Redis::Cluster(cluster) => Conn::Cluster(
+            Redis::Cluster(cluster) => Conn::Cluster(Box::new(
                 redis::cluster::ClusterClient::new(cluster.nodes())
                     .and_then(|client| client.get_connection())
                     .expect("connect to the test cluster"),
-            ),
+            )),
             Redis::Sentinel(set) => Conn::Single(
                 redis::Client::open(format!("redis://127.0.0.1:{}", set.master()))
                     .and_then(|client| client.get_connection())
@@ -144,21 +144,21 @@ impl Redis {
 /// A synchronous connection of either kind, for `redis::cmd(..).query(&mut conn)`.
 pub enum Conn {
     Single(redis::Connection),
-    Cluster(redis::cluster::ClusterConnection),
+    Cluster(Box<redis::cluster::ClusterConnection>),
 }
 
 impl Conn {
     fn inner(&mut self) -> &mut dyn redis::ConnectionLike {
         match self {
             Conn::Single(conn) => conn,
-            Conn::Cluster(conn) => conn,
+            Conn::Cluster(conn) => conn.as_mut(),
         }
     }
 
     fn inner_ref(&self) -> &dyn redis::ConnectionLike {
         match self {
             Conn::Single(conn) => conn,
-            Conn::Cluster(conn) => conn,
+            Conn::Cluster(conn) => conn.as_ref(),
         }
     }
 }
