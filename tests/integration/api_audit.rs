@@ -197,32 +197,34 @@ async fn long_ranges_are_read_in_pages_and_merged_by_time_shard_and_sequence() {
     let app = TestApp::start().await;
     let mut conn = app.redis.conn();
     // 1,200 entries on shard 3 and 700 on shard 9 (more than a 500-entry page each), with
-    // explicit ids that interleave; equal milliseconds put the lower shard first.
-    let mut pipe = redis::pipe();
+    // explicit ids that interleave; equal milliseconds put the lower shard first. One command
+    // at a time: the two streams are in different slots, on different nodes of a cluster.
+    let mut xadd = |cmd: &mut redis::Cmd| cmd.query::<String>(&mut conn).expect("XADD");
     for i in 0..1200u64 {
-        pipe.cmd("XADD")
-            .arg("bgtest:{3}:audit")
-            .arg(format!("{}-{}", 1000 + i / 2, i % 2))
-            .arg(&[
-                "type",
-                "t",
-                "incident",
-                "x",
-                "at",
-                "a",
-                "data",
-                &format!("{{\"i\":{i}}}"),
-            ])
-            .ignore();
+        xadd(
+            redis::cmd("XADD")
+                .arg("bgtest:{3}:audit")
+                .arg(format!("{}-{}", 1000 + i / 2, i % 2))
+                .arg(&[
+                    "type",
+                    "t",
+                    "incident",
+                    "x",
+                    "at",
+                    "a",
+                    "data",
+                    &format!("{{\"i\":{i}}}"),
+                ]),
+        );
     }
     for i in 0..700u64 {
-        pipe.cmd("XADD")
-            .arg("bgtest:{9}:audit")
-            .arg(format!("{}-0", 1000 + i))
-            .arg(&["type", "t", "incident", "y", "at", "a", "data", "{}"])
-            .ignore();
+        xadd(
+            redis::cmd("XADD")
+                .arg("bgtest:{9}:audit")
+                .arg(format!("{}-0", 1000 + i))
+                .arg(&["type", "t", "incident", "y", "at", "a", "data", "{}"]),
+        );
     }
-    pipe.query::<()>(&mut conn).expect("XADD");
 
     let all = lines(&app, "").await;
     assert_eq!(all.len(), 1900);

@@ -25,7 +25,7 @@ const IN_FLIGHT: usize = 16;
 const ROLE_PATH: &str = "/breakglass/";
 
 /// `bulk-0` .. `bulk-{n-1}`, each a one-hour auto-approved role.
-fn bulk_roles(n: usize) -> String {
+pub(crate) fn bulk_roles(n: usize) -> String {
     (0..n)
         .map(|i| {
             format!(
@@ -37,7 +37,18 @@ fn bulk_roles(n: usize) -> String {
 
 /// The one config every replica runs (only `[server] listen` differs, and only through
 /// `BREAKGLASS_LISTEN` or port 0): same Redis and prefix, same IAM and role path.
-fn service_config(redis: &Redis, moto: &Moto, roles: usize, revocation: &str) -> String {
+pub(crate) fn service_config(redis: &Redis, moto: &Moto, roles: usize, revocation: &str) -> String {
+    replica_config(&redis.url(), "", moto, roles, revocation)
+}
+
+/// As [`service_config`], on the Redis at `redis_url` with `redis_settings` in `[redis]`.
+pub(crate) fn replica_config(
+    redis_url: &str,
+    redis_settings: &str,
+    moto: &Moto,
+    roles: usize,
+    revocation: &str,
+) -> String {
     let mut tail = catalogue(
         moto,
         "max_active_per_subject = 1000\nrequests_per_minute = 100000",
@@ -47,8 +58,9 @@ fn service_config(redis: &Redis, moto: &Moto, roles: usize, revocation: &str) ->
         tail.push_str(&format!("\n[revocation]\n{revocation}\n"));
     }
     config_toml(
-        &redis.url(),
+        redis_url,
         &Extra {
+            redis: redis_settings,
             tail: &tail,
             ..Extra::default()
         },
@@ -56,9 +68,9 @@ fn service_config(redis: &Redis, moto: &Moto, roles: usize, revocation: &str) ->
 }
 
 /// The replicas' base URLs and a client to reach them.
-struct Replicas {
-    urls: Vec<String>,
-    http: reqwest::Client,
+pub(crate) struct Replicas {
+    pub(crate) urls: Vec<String>,
+    pub(crate) http: reqwest::Client,
 }
 
 impl Replicas {
@@ -72,7 +84,7 @@ impl Replicas {
         }
     }
 
-    async fn pagerduty(&self, replica: usize, body: &[u8]) -> StatusCode {
+    pub(crate) async fn pagerduty(&self, replica: usize, body: &[u8]) -> StatusCode {
         self.http
             .post(format!("{}/webhooks/pagerduty", self.urls[replica]))
             .header("content-type", "application/json")
@@ -86,7 +98,7 @@ impl Replicas {
 
     /// GET the incident as the admin through `replica`: the status and the JSON answer, or
     /// `None` if the request did not get through at all.
-    async fn incident(&self, replica: usize, id: &str) -> Option<(StatusCode, Value)> {
+    pub(crate) async fn incident(&self, replica: usize, id: &str) -> Option<(StatusCode, Value)> {
         let res = self
             .http
             .get(format!("{}/v1/incidents/{id}", self.urls[replica]))
@@ -158,7 +170,7 @@ impl Replicas {
 }
 
 /// Wait until IAM holds no role under [`ROLE_PATH`]; returns how long it took.
-async fn until_no_roles(moto: &Moto, within: Duration) -> Duration {
+pub(crate) async fn until_no_roles(moto: &Moto, within: Duration) -> Duration {
     let started = Instant::now();
     loop {
         let roles = moto.roles_under(ROLE_PATH).await;
@@ -194,7 +206,10 @@ async fn until_revoking(moto: &Moto, total: usize) -> usize {
 
 /// The invariant: every role left under the path has a readable expiry that is still ahead, and
 /// belongs to an incident breakglass knows and that is not resolved.
-async fn assert_no_role_outlives_its_incident_or_expiry(moto: &Moto, replicas: &Replicas) {
+pub(crate) async fn assert_no_role_outlives_its_incident_or_expiry(
+    moto: &Moto,
+    replicas: &Replicas,
+) {
     for (role, incident) in moto.roles_left_by_incident().await {
         let (status, body) = replicas
             .incident(0, &incident)
@@ -210,13 +225,13 @@ async fn assert_no_role_outlives_its_incident_or_expiry(moto: &Moto, replicas: &
 }
 
 /// In-process replicas, each an [`App`] built from the same config text. Stopped on drop.
-struct InProcess {
-    replicas: Replicas,
+pub(crate) struct InProcess {
+    pub(crate) replicas: Replicas,
     stops: Vec<ShutdownHandle>,
 }
 
 impl InProcess {
-    async fn start(config: &str, n: usize) -> InProcess {
+    pub(crate) async fn start(config: &str, n: usize) -> InProcess {
         let mut urls = Vec::new();
         let mut stops = Vec::new();
         for _ in 0..n {
