@@ -18,6 +18,7 @@ mod config_startup;
 mod elevation;
 mod elevation_race;
 mod elevation_support;
+mod failover;
 mod fuzz_webhooks;
 mod graceful_shutdown;
 mod grants_iam;

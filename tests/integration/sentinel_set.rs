@@ -180,6 +180,13 @@ impl RedisSentinel {
         self.until_serving(master, replica);
     }
 
+    /// Start the killed server on `port` again on its files, as a replica of the master the
+    /// sentinels name now.
+    pub fn restart_as_replica(&mut self, port: u16) {
+        let master = self.master().to_string();
+        self.spawn(port, &["--replicaof", "127.0.0.1", &master]);
+    }
+
     /// SIGKILL the server on `port`.
     pub fn kill(&mut self, port: u16) {
         for (p, child) in &mut self.children {
