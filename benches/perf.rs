@@ -65,7 +65,7 @@ use std::time::{Duration, Instant};
 use breakglass::store::Store;
 use breakglass::Config;
 use drive::{Outcome, Pace};
-use harness::{config_toml, Extra, RedisServer, AUDIT_KEY};
+use harness::RedisServer;
 use report::{thousands, Row};
 use service::Service;
 
@@ -138,36 +138,6 @@ async fn redis_cpu(conn: &mut redis::aio::MultiplexedConnection) -> f64 {
         .sum()
 }
 
-/// The service's config: the test config (all four tools, alice and bob, API tokens) with the
-/// webhook rate limits out of the way, moto as IAM, the default seal interval and the run's
-/// roles. Listens on `127.0.0.1:0` until [`Service::start`] picks a port.
-fn service_config(redis_url: &str, moto_url: &str, roles: &str) -> String {
-    let limits = "rate_per_second = 1000000\nrate_burst = 1000000";
-    let tail = format!(
-        "[aws]\nregion = \"us-east-1\"\nendpoint_url = \"{moto_url}\"\nrole_path = \"/breakglass/\"\n\n\
-         [elevation]\nmax_active_per_subject = 100000\nrequests_per_minute = 1000000\n\n\
-         [audit]\nkey = \"{AUDIT_KEY}\"\n\n{roles}"
-    );
-    let text = config_toml(
-        redis_url,
-        &Extra {
-            pagerduty: limits,
-            grafana_incident: limits,
-            tail: &tail,
-            ..Extra::default()
-        },
-    );
-    // The service's default Redis timeout (2 s), not the tests' 1 s.
-    let timeout = "timeout = \"1s\"\n";
-    assert!(text.contains(timeout), "the test config has no {timeout}");
-    let mut text = text.replace(timeout, "");
-    for section in ["[sources.opsgenie]\n", "[sources.grafana_oncall]\n"] {
-        assert!(text.contains(section), "the test config has no {section}");
-        text = text.replace(section, &format!("{section}{limits}\n"));
-    }
-    text
-}
-
 /// "p50 1.23 / p99 4.56 / p999 7.89 ms".
 fn percentiles(o: &Outcome) -> String {
     format!(
@@ -225,7 +195,7 @@ async fn main() {
     let redis = RedisServer::start();
     let moto = moto::Moto::start();
     let roles = iam::roles(grants.value, bindings.value);
-    let config_text = service_config(&redis.url(), &moto.url(), &roles);
+    let config_text = service::config(&redis.url(), &moto.url(), &roles);
     let config = Config::from_toml_str(&config_text).expect("the service's config");
     let store = Store::connect(&config.redis, Default::default()).expect("store");
     let dedupe_ttl = Duration::from(config.redis.dedupe_ttl).as_secs().max(1);

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::harness::free_port;
+use crate::harness::{config_toml, free_port, Extra, AUDIT_KEY};
 
 /// The `breakglass` binary: `PERF_BINARY` if set, else the one Cargo built for this bench.
 pub fn binary() -> PathBuf {
@@ -188,4 +188,34 @@ impl Service {
             }
         }
     }
+}
+
+/// The service's config: the test config (all four tools, alice and bob, API tokens) with the
+/// webhook rate limits out of the way, moto as IAM, the default seal interval and the run's
+/// roles. Listens on `127.0.0.1:0` until [`Service::start`] picks a port.
+pub fn config(redis_url: &str, moto_url: &str, roles: &str) -> String {
+    let limits = "rate_per_second = 1000000\nrate_burst = 1000000";
+    let tail = format!(
+        "[aws]\nregion = \"us-east-1\"\nendpoint_url = \"{moto_url}\"\nrole_path = \"/breakglass/\"\n\n\
+         [elevation]\nmax_active_per_subject = 100000\nrequests_per_minute = 1000000\n\n\
+         [audit]\nkey = \"{AUDIT_KEY}\"\n\n{roles}"
+    );
+    let text = config_toml(
+        redis_url,
+        &Extra {
+            pagerduty: limits,
+            grafana_incident: limits,
+            tail: &tail,
+            ..Extra::default()
+        },
+    );
+    // The service's default Redis timeout (2 s), not the tests' 1 s.
+    let timeout = "timeout = \"1s\"\n";
+    assert!(text.contains(timeout), "the test config has no {timeout}");
+    let mut text = text.replace(timeout, "");
+    for section in ["[sources.opsgenie]\n", "[sources.grafana_oncall]\n"] {
+        assert!(text.contains(section), "the test config has no {section}");
+        text = text.replace(section, &format!("{section}{limits}\n"));
+    }
+    text
 }
