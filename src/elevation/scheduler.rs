@@ -25,6 +25,11 @@ use serde_json::json;
 /// How often the schedules are polled when nothing wakes the worker.
 const TICK: Duration = Duration::from_millis(200);
 
+/// When due work that failed comes due again (its lease handed back).
+const RETRY: Duration = Duration::from_secs(1);
+/// How often a lease is offered back while Redis is away.
+const HAND_BACK_PAUSE: Duration = Duration::from_millis(500);
+
 /// How the worker runs, from `[revocation]`.
 #[derive(Debug, Clone, Copy)]
 pub struct Settings {
@@ -79,33 +84,91 @@ async fn tick(
     let mut work = JoinSet::new();
     let mut backlog = 0;
     let mut claimed = 0;
+    let mut failed = None;
     for shard in 0..super::store::BindingStore::SHARDS {
-        let now = Utc::now();
-        backlog += elevation.bindings.due_count(shard, now).await?;
-        for id in elevation
-            .bindings
-            .due(shard, now, settings.concurrency)
-            .await?
-        {
-            // Bound the work in hand: wait for a slot before claiming more.
-            while work.len() >= settings.concurrency {
-                work.join_next().await;
+        // A shard whose Redis is away does not hold up the others: in a Cluster they live on
+        // other masters, which go on serving while one is replaced.
+        match tick_shard(elevation, settings, metrics, shard, &mut work).await {
+            Ok((due, n)) => {
+                backlog += due;
+                claimed += n;
             }
-            let lease_end = policy::expires(now, settings.lease);
-            if let Some(due) = elevation.bindings.claim(&id, now, lease_end).await? {
-                claimed += 1;
-                let (elevation, metrics) = (elevation.clone(), metrics.clone());
-                work.spawn(async move {
-                    if let Err(e) = process(&elevation, &id, due, &metrics).await {
-                        tracing::warn!(binding = %id, error = %e, "scheduled work failed; will retry");
-                    }
-                });
-            }
+            Err(e) => failed = Some(e),
         }
     }
     metrics.revocation_queue_depth.set(backlog as i64);
     while work.join_next().await.is_some() {}
-    Ok(claimed)
+    match failed {
+        Some(e) if claimed == 0 => Err(e),
+        Some(e) => {
+            tracing::warn!(error = %e, "schedule tick failed on a shard; retrying");
+            Ok(claimed)
+        }
+        None => Ok(claimed),
+    }
+}
+
+/// Claim and start the due work of one shard; returns the shard's backlog and how many entries
+/// this worker claimed.
+async fn tick_shard(
+    elevation: &Arc<Elevation>,
+    settings: Settings,
+    metrics: &Arc<Metrics>,
+    shard: u16,
+    work: &mut JoinSet<()>,
+) -> Result<(u64, usize), ElevationError> {
+    let now = Utc::now();
+    let backlog = elevation.bindings.due_count(shard, now).await?;
+    let mut claimed = 0;
+    for id in elevation
+        .bindings
+        .due(shard, now, settings.concurrency)
+        .await?
+    {
+        // Bound the work in hand: wait for a slot before claiming more.
+        while work.len() >= settings.concurrency {
+            work.join_next().await;
+        }
+        let lease_end = policy::expires(now, settings.lease);
+        let due = match elevation.bindings.claim(&id, now, lease_end).await {
+            Ok(Some(due)) => due,
+            Ok(None) => continue,
+            Err(e) => {
+                // The claim may have been applied with its answer lost.
+                hand_back(elevation.clone(), id, lease_end);
+                return Err(e.into());
+            }
+        };
+        claimed += 1;
+        let (elevation, metrics) = (elevation.clone(), metrics.clone());
+        work.spawn(async move {
+            if let Err(e) = process(&elevation, &id, due, &metrics).await {
+                tracing::warn!(binding = %id, error = %e, "scheduled work failed; will retry");
+                hand_back(elevation, id, lease_end);
+            }
+        });
+    }
+    Ok((backlog, claimed))
+}
+
+/// Hand back the lease on `id` taken until `lease_end`, so that the entry comes due again in
+/// [`RETRY`] rather than when the lease lapses: an expiry must not wait out a lease because
+/// Redis failed over under the work. Retried while Redis is away, until the lease would lapse
+/// anyway; detached, so that one shard's failover does not hold up the others.
+fn hand_back(elevation: Arc<Elevation>, id: BindingId, lease_end: DateTime<Utc>) {
+    tokio::spawn(async move {
+        loop {
+            let retry = policy::expires(Utc::now(), RETRY);
+            match elevation.bindings.release(&id, lease_end, retry).await {
+                Ok(_) => return,
+                Err(_) if retry < lease_end => tokio::time::sleep(HAND_BACK_PAUSE).await,
+                Err(e) => {
+                    tracing::warn!(binding = %id, error = %e, "lease not handed back; it lapses");
+                    return;
+                }
+            }
+        }
+    });
 }
 
 /// Do whatever a due binding needs. `due` is when it came due: for a revocation, its trigger

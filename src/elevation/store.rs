@@ -63,6 +63,7 @@ pub struct BindingStore {
     create: redis::Script,
     update: redis::Script,
     claim: redis::Script,
+    release: redis::Script,
     requeue: redis::Script,
 }
 
@@ -73,6 +74,7 @@ impl BindingStore {
             create: audit::script(include_str!("create.lua")),
             update: audit::script(include_str!("update.lua")),
             claim: redis::Script::new(include_str!("claim.lua")),
+            release: redis::Script::new(include_str!("release.lua")),
             requeue: redis::Script::new(include_str!("requeue.lua")),
         }
     }
@@ -345,6 +347,24 @@ impl BindingStore {
         let mut conn = self.store.conn();
         let due: i64 = self.store.run(inv.invoke_async(&mut conn)).await?;
         Ok((due >= 0).then(|| DateTime::from_timestamp_millis(due).unwrap_or(now)))
+    }
+
+    /// Hand back the lease on `id` taken until `lease_end`: the entry comes due again at
+    /// `retry` (see `release.lua`). Returns whether it was put back.
+    pub async fn release(
+        &self,
+        id: &BindingId,
+        lease_end: DateTime<Utc>,
+        retry: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut inv = self.release.prepare_invoke();
+        inv.key(self.schedule_key(id.shard()))
+            .arg(id.as_str())
+            .arg(lease_end.timestamp_millis())
+            .arg(retry.timestamp_millis());
+        let mut conn = self.store.conn();
+        let put_back: i64 = self.store.run(inv.invoke_async(&mut conn)).await?;
+        Ok(put_back == 1)
     }
 
     /// Schedule entries of one shard that are due by `now` and not done: the backlog.

@@ -239,6 +239,21 @@ async fn failover_under_load(mut set: Set) {
     }
     // Every short grant is then past its expiry by more than the lag.
     tokio::time::sleep(SHORT + EXPIRY_LAG).await;
+    let now = chrono::Utc::now();
+    for role in moto.roles_under("/breakglass/").await {
+        let Some(tags) = moto.role_tags(&role).await else {
+            continue;
+        };
+        let expires = tags
+            .get("breakglass:expires-at")
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+        if expires.is_some_and(|e| e <= now) {
+            let binding = tags.get("breakglass:binding").cloned().unwrap_or_default();
+            let (_, read) = admin_get(&replicas, &format!("/v1/elevations/{binding}")).await;
+            let granted = out.granted.iter().any(|(id, _)| *id == binding);
+            panic!("{role} is past its expiry (granted: {granted}): {tags:?}\nits binding: {read}");
+        }
+    }
     assert_no_role_outlives_its_incident_or_expiry(&moto, &replicas.replicas).await;
 
     // The resolve, through the third replica, revokes every binding, and every role goes:
@@ -294,4 +309,55 @@ async fn a_cluster_master_killed_under_webhooks_and_elevations_through_three_rep
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sentinel_master_killed_under_webhooks_and_elevations_through_three_replicas() {
     failover_under_load(Set::Sentinel(RedisSentinel::start())).await;
+}
+
+/// The scheduler's fix for what the failover tests found: work that failed on a due entry (here
+/// the expiry of a grant, Redis failing over under it) comes due again a second later, instead
+/// of when the worker's 30-second lease lapses; a worker that no longer holds the lease changes
+/// nothing.
+#[tokio::test]
+async fn a_worker_whose_due_work_failed_hands_its_lease_back() {
+    use breakglass::elevation::store::BindingStore;
+    use chrono::{TimeDelta, Utc};
+
+    let app = TestApp::start().await;
+    let bindings = BindingStore::new(app.store());
+    let id: breakglass::elevation::model::BindingId = "3abcdefghjkmnpqr".parse().expect("an id");
+    let schedule = "bgtest:{3}:schedule";
+    let score = |app: &TestApp| -> Option<i64> {
+        redis::cmd("ZSCORE")
+            .arg(schedule)
+            .arg(id.as_str())
+            .query(&mut app.redis.conn())
+            .expect("ZSCORE")
+    };
+    let now = Utc::now();
+    let _: () = redis::cmd("ZADD")
+        .arg(schedule)
+        .arg((now - TimeDelta::seconds(1)).timestamp_millis())
+        .arg(id.as_str())
+        .query(&mut app.redis.conn())
+        .expect("ZADD");
+
+    let lease_end = now + TimeDelta::seconds(30);
+    let due = bindings.claim(&id, now, lease_end).await.expect("claim");
+    assert!(due.is_some(), "a due entry is claimed");
+    assert_eq!(score(&app), Some(lease_end.timestamp_millis()));
+
+    // Not the holder's lease end (another worker took it over): nothing changes.
+    let retry = now + TimeDelta::seconds(1);
+    let other = lease_end + TimeDelta::milliseconds(1);
+    assert!(!bindings.release(&id, other, retry).await.expect("release"));
+    assert_eq!(score(&app), Some(lease_end.timestamp_millis()));
+
+    // The holder hands it back: due again at `retry`, and only once.
+    assert!(bindings
+        .release(&id, lease_end, retry)
+        .await
+        .expect("release"));
+    assert_eq!(score(&app), Some(retry.timestamp_millis()));
+    assert!(!bindings
+        .release(&id, lease_end, retry)
+        .await
+        .expect("release"));
 }
