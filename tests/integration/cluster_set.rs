@@ -33,7 +33,7 @@ struct Node {
 pub struct RedisCluster {
     nodes: Vec<Node>,
     /// The client ports of the masters as created, in slot order.
-    pub masters: Vec<u16>,
+    masters: Vec<u16>,
 }
 
 impl RedisCluster {
@@ -176,6 +176,17 @@ impl RedisCluster {
             .iter()
             .map(|port| format!("redis://127.0.0.1:{port}"))
             .collect()
+    }
+
+    /// The hash slot of `key`, as a live node computes it.
+    pub fn slot_of(&self, key: &str) -> u16 {
+        let node = self
+            .nodes
+            .iter()
+            .find(|n| n.child.is_some())
+            .expect("a live cluster node");
+        let out = redis_cli(node.port, &["CLUSTER", "KEYSLOT", key]).expect("redis-cli");
+        stdout_of(&out).trim().parse().expect("a slot number")
     }
 
     /// Port of the master that owns `slot`, as `CLUSTER NODES` on a live node reports it.

@@ -46,11 +46,7 @@ impl Set {
         match self {
             Set::Cluster(cluster) => {
                 let shard = breakglass::store::Store::shard_of(incident);
-                let key = format!("bgtest:{{{shard}}}:x");
-                let out = redis_cli(cluster.masters[0], &["CLUSTER", "KEYSLOT", &key])
-                    .expect("redis-cli");
-                let slot: u16 = stdout_of(&out).trim().parse().expect("a slot");
-                cluster.master_of_slot(slot)
+                cluster.master_of_slot(cluster.slot_of(&format!("bgtest:{{{shard}}}:x")))
             }
             Set::Sentinel(set) => set.master(),
         }
@@ -84,29 +80,11 @@ struct Outcome {
     elevations_refused: usize,
 }
 
-async fn webhook(replicas: &InProcess, replica: usize, body: &[u8]) -> (StatusCode, Value) {
-    let res = replicas
-        .replicas
-        .http
-        .post(format!(
-            "{}/webhooks/pagerduty",
-            replicas.replicas.urls[replica]
-        ))
-        .header("content-type", "application/json")
-        .header("x-pagerduty-signature", pd_signature(PD_SECRET, body))
-        .body(body.to_vec())
-        .send()
-        .await
-        .expect("webhook request");
-    let status = res.status();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
-
 /// A webhook sent until it is acknowledged, as a tool retries.
 async fn until_acknowledged(replicas: &InProcess, body: &[u8], within: Duration) {
     let started = Instant::now();
     loop {
-        let (status, answer) = webhook(replicas, 0, body).await;
+        let (status, answer) = replicas.replicas.pagerduty_answer(0, body).await;
         if status.is_success() {
             return;
         }
@@ -151,7 +129,10 @@ async fn failover_under_load(mut set: Set) {
         // A new incident through replica n % 3...
         let native = format!("PFAIL{n:03}");
         let body = new_trigger(&native, &format!("EVF{n:05}"));
-        let (status, answer) = webhook(&replicas, n % REPLICAS, &body).await;
+        let (status, answer) = replicas
+            .replicas
+            .pagerduty_answer(n % REPLICAS, &body)
+            .await;
         match status {
             StatusCode::ACCEPTED | StatusCode::OK => {
                 out.acknowledged.push(native);

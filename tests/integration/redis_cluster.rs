@@ -76,7 +76,7 @@ async fn the_reconciler_walks_every_shard_on_the_master_that_holds_it() {
             .expect("HSET");
     }
     let masters: std::collections::BTreeSet<u16> = (0..SHARDS)
-        .map(|s| cluster.master_of_slot(slot_of(&cluster, &store.key(s, "x"))))
+        .map(|s| cluster.master_of_slot(cluster.slot_of(&store.key(s, "x"))))
         .collect();
     assert!(masters.len() > 1, "the shards all sit on one master");
     let bindings = BindingStore::new(store.clone());
@@ -91,11 +91,6 @@ async fn the_reconciler_walks_every_shard_on_the_master_that_holds_it() {
     assert_eq!(requeued, usize::from(SHARDS));
 }
 
-fn slot_of(cluster: &RedisCluster, key: &str) -> u16 {
-    let out = redis_cli(cluster.masters[0], &["CLUSTER", "KEYSLOT", key]).expect("redis-cli");
-    stdout_of(&out).trim().parse().expect("a slot number")
-}
-
 #[tokio::test]
 async fn a_master_killed_under_a_stream_of_webhooks_loses_nothing_acknowledged() {
     use crate::elevation_support::Elev;
@@ -108,7 +103,7 @@ async fn a_master_killed_under_a_stream_of_webhooks_loses_nothing_acknowledged()
 
     // The master that holds the incident's shard, and so alice's binding.
     let shard = Store::shard_of("pagerduty:PFQZPSY");
-    let slot = slot_of(&cluster, &format!("bgtest:{{{shard}}}:x"));
+    let slot = cluster.slot_of(&format!("bgtest:{{{shard}}}:x"));
     let old = cluster.master_of_slot(slot);
 
     // A steady stream of new incidents; the master is killed a second in, and the stream goes

@@ -85,15 +85,26 @@ impl Replicas {
     }
 
     pub(crate) async fn pagerduty(&self, replica: usize, body: &[u8]) -> StatusCode {
-        self.http
+        self.pagerduty_answer(replica, body).await.0
+    }
+
+    /// A signed PagerDuty webhook through `replica`: the status and the JSON answer.
+    pub(crate) async fn pagerduty_answer(
+        &self,
+        replica: usize,
+        body: &[u8],
+    ) -> (StatusCode, Value) {
+        let res = self
+            .http
             .post(format!("{}/webhooks/pagerduty", self.urls[replica]))
             .header("content-type", "application/json")
             .header("x-pagerduty-signature", pd_signature(PD_SECRET, body))
             .body(body.to_vec())
             .send()
             .await
-            .expect("webhook request")
-            .status()
+            .expect("webhook request");
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
     }
 
     /// GET the incident as the admin through `replica`: the status and the JSON answer, or
