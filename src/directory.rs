@@ -17,12 +17,58 @@ pub struct Person {
     pub aws_principal: Option<String>,
 }
 
+/// Which field of a tool's user a configured tool id is compared with. Each configured value is
+/// compared with one field only, so that a user cannot match someone else's entry through
+/// another field (a Grafana username chosen to equal someone's OnCall user id, say). Display
+/// names are never compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Field {
+    Id,
+    Username,
+    Email,
+}
+
+/// What a configured tool id is matched on, and its normalized value (trimmed, ASCII
+/// lower-cased). PagerDuty and Grafana Incident: the user id. Opsgenie: the username (an email
+/// address), which is how Opsgenie names a user and what its normalizer takes as the id. Grafana
+/// OnCall: `id:U…` the OnCall user id,
+/// `username:…` or `email:…`; without a prefix, an email address is matched as the email and
+/// anything else as the username. An empty value is refused.
+pub fn tool_key(source: Source, configured: &str) -> Result<(Field, String), String> {
+    let normalize = |v: &str| v.trim().to_ascii_lowercase();
+    let (field, value) = match source {
+        Source::Pagerduty | Source::GrafanaIncident | Source::Opsgenie => {
+            (Field::Id, normalize(configured))
+        }
+        Source::GrafanaOncall => {
+            let trimmed = configured.trim();
+            match trimmed.split_once(':') {
+                Some((kind, rest)) if kind.eq_ignore_ascii_case("id") => {
+                    (Field::Id, normalize(rest))
+                }
+                Some((kind, rest)) if kind.eq_ignore_ascii_case("username") => {
+                    (Field::Username, normalize(rest))
+                }
+                Some((kind, rest)) if kind.eq_ignore_ascii_case("email") => {
+                    (Field::Email, normalize(rest))
+                }
+                _ if trimmed.contains('@') => (Field::Email, normalize(trimmed)),
+                _ => (Field::Username, normalize(trimmed)),
+            }
+        }
+    };
+    if value.is_empty() {
+        return Err("is empty".into());
+    }
+    Ok((field, value))
+}
+
 /// Lookup tables built once from the config.
 #[derive(Debug, Default)]
 pub struct ResponderDirectory {
     people: Vec<Person>,
-    /// (source, lower-cased tool id) -> index into `people`.
-    by_tool_id: HashMap<(Source, String), usize>,
+    /// (source, field, normalized value) -> index into `people`.
+    by_tool_id: HashMap<(Source, Field, String), usize>,
 }
 
 impl ResponderDirectory {
@@ -40,9 +86,10 @@ impl ResponderDirectory {
                 (Source::GrafanaOncall, &entry.grafana_oncall),
                 (Source::GrafanaIncident, &entry.grafana_incident),
             ] {
-                if let Some(id) = id {
-                    dir.by_tool_id
-                        .insert((source, id.trim().to_ascii_lowercase()), index);
+                // Validation has refused empty values and collisions before this runs.
+                if let Some((field, value)) = id.as_deref().and_then(|id| tool_key(source, id).ok())
+                {
+                    dir.by_tool_id.insert((source, field, value), index);
                 }
             }
         }
@@ -58,17 +105,30 @@ impl ResponderDirectory {
 }
 
 impl Directory for ResponderDirectory {
-    /// The configured tool id may be the user's id, username or email as the tool reports them
-    /// (Grafana OnCall users are configured by username or email).
+    /// Each field the tool reports is looked up among the values configured for that field
+    /// ([`tool_key`]), compared exactly after trimming and ASCII lower-casing. A user whose
+    /// fields name two different people matches nobody.
     fn email_for(&self, source: Source, user: &ToolUser) -> Option<String> {
-        [Some(&user.id), user.username.as_ref(), user.email.as_ref()]
-            .into_iter()
-            .flatten()
-            .find_map(|name| {
-                self.by_tool_id
-                    .get(&(source, name.trim().to_ascii_lowercase()))
-            })
-            .map(|&i| self.people[i].email.clone())
+        let mut found: Option<usize> = None;
+        for (field, value) in [
+            (Field::Id, Some(&user.id)),
+            (Field::Username, user.username.as_ref()),
+            (Field::Email, user.email.as_ref()),
+        ] {
+            let Some(value) = value else { continue };
+            let key = (source, field, value.trim().to_ascii_lowercase());
+            if let Some(&index) = self.by_tool_id.get(&key) {
+                if found.is_some_and(|f| f != index) {
+                    tracing::warn!(
+                        source = source.as_str(),
+                        "a tool user's fields match two different responders; matching neither"
+                    );
+                    return None;
+                }
+                found = Some(index);
+            }
+        }
+        found.map(|i| self.people[i].email.clone())
     }
 }
 
@@ -113,5 +173,132 @@ mod tests {
             dir.email_for(Source::Pagerduty, &ToolUser::by_id("PUNKNOWN")),
             None
         );
+    }
+
+    fn oncall(
+        id: &str,
+        username: Option<&str>,
+        email: Option<&str>,
+        name: Option<&str>,
+    ) -> ToolUser {
+        ToolUser {
+            id: id.into(),
+            username: username.map(Into::into),
+            email: email.map(Into::into),
+            name: name.map(Into::into),
+        }
+    }
+
+    fn with_oncall(configured: &str) -> ResponderDirectory {
+        ResponderDirectory::new(&[ResponderEntry {
+            grafana_oncall: Some(configured.into()),
+            ..entry()
+        }])
+    }
+
+    /// Each configured value is compared with one field only: a username chosen to equal
+    /// someone's user id, or an email set to someone's username, matches nobody.
+    #[test]
+    fn a_configured_id_matches_only_its_own_field() {
+        let alice = Some("alice@example.com".to_string());
+        let by_id = with_oncall("id:UABC123");
+        assert_eq!(
+            by_id.email_for(Source::GrafanaOncall, &oncall("UABC123", None, None, None)),
+            alice
+        );
+        assert_eq!(
+            by_id.email_for(
+                Source::GrafanaOncall,
+                &oncall("UEVIL", Some("UABC123"), Some("UABC123"), None)
+            ),
+            None
+        );
+        let by_username = with_oncall("alice");
+        assert_eq!(
+            by_username.email_for(
+                Source::GrafanaOncall,
+                &oncall("U1", Some(" Alice "), None, None)
+            ),
+            alice
+        );
+        for evil in [
+            oncall("alice", None, None, None),
+            oncall("U2", None, Some("alice"), None),
+        ] {
+            assert_eq!(
+                by_username.email_for(Source::GrafanaOncall, &evil),
+                None,
+                "{evil:?}"
+            );
+        }
+        let by_email = with_oncall("Alice@Example.com");
+        assert_eq!(
+            by_email.email_for(
+                Source::GrafanaOncall,
+                &oncall("U1", None, Some("alice@example.com"), None)
+            ),
+            alice
+        );
+        assert_eq!(
+            by_email.email_for(
+                Source::GrafanaOncall,
+                &oncall("U2", Some("alice@example.com"), None, None)
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn display_names_never_match() {
+        let dir = ResponderDirectory::new(&[entry()]);
+        for name in [
+            "PJ0LVEB",
+            "alice@example.com",
+            "alice",
+            "grafana-incident:user-123",
+        ] {
+            let user = oncall("PSOMEONE", None, None, Some(name));
+            for source in [
+                Source::Pagerduty,
+                Source::Opsgenie,
+                Source::GrafanaOncall,
+                Source::GrafanaIncident,
+            ] {
+                assert_eq!(dir.email_for(source, &user), None, "{source:?} {name}");
+            }
+        }
+    }
+
+    #[test]
+    fn emails_match_exactly_after_trimming_and_ascii_case() {
+        let dir = ResponderDirectory::new(&[entry()]);
+        assert!(dir.person("ALICE@example.COM").is_some());
+        for other in [
+            "alice@example.com.",
+            "alice@example.co",
+            "\u{430}lice@example.com", // Cyrillic a
+            "alice@examp\u{13b}e.com",
+            "alice+x@example.com",
+            "",
+        ] {
+            assert!(dir.person(other).is_none(), "{other:?}");
+        }
+    }
+
+    #[test]
+    fn a_user_whose_fields_name_two_people_matches_neither() {
+        let dir = ResponderDirectory::new(&[
+            ResponderEntry {
+                grafana_oncall: Some("id:U1".into()),
+                ..entry()
+            },
+            ResponderEntry {
+                email: "bob@example.com".into(),
+                grafana_oncall: Some("bob".into()),
+                ..entry()
+            },
+        ]);
+        let both = oncall("U1", Some("bob"), None, None);
+        assert_eq!(dir.email_for(Source::GrafanaOncall, &both), None);
     }
 }

@@ -5,7 +5,7 @@
 //! in constant time against every configured digest. Failing that, a value shaped like a JWT is
 //! verified as an OIDC token from the company IdP when `[auth.oidc]` is configured ([`oidc`]).
 
-mod jwks;
+pub mod jwks;
 pub mod oidc;
 
 use sha2::{Digest, Sha256};

@@ -99,6 +99,61 @@ fn duplicate_responders_and_bad_principals_are_refused() {
 }
 
 #[test]
+fn a_role_longer_than_thirty_days_is_refused() {
+    let role = |d: &str| {
+        format!("[[roles]]\nname = \"r\"\nmax_duration = \"{d}\"\npolicy = '{{\"Statement\":[{{\"Effect\":\"Allow\",\"Action\":\"s3:Get*\",\"Resource\":\"*\"}}]}}'\n")
+    };
+    assert_eq!(err(&role("31days")).key, "roles[0].max_duration");
+    assert_eq!(err(&role("100000000years")).key, "roles[0].max_duration");
+    Config::from_toml_str(&role("30days")).unwrap();
+}
+
+/// Two entries that would match the same tool user, compared the way matching compares them
+/// (trimmed, ignoring ASCII case, per field), stop start-up; the same value on different
+/// fields does not collide.
+#[test]
+fn a_collision_in_the_directory_fails_start_up() {
+    let two = |tool: &str, a: &str, b: &str| {
+        format!(
+            "[[responders]]\nemail = \"a@example.com\"\n{tool} = \"{a}\"\n\
+             [[responders]]\nemail = \"b@example.com\"\n{tool} = \"{b}\"\n"
+        )
+    };
+    for (tool, a, b) in [
+        ("pagerduty", "PABC", " pabc "),
+        ("opsgenie", "a@example.com", "A@EXAMPLE.COM"),
+        (
+            "grafana_incident",
+            "grafana-incident:user-1",
+            "GRAFANA-INCIDENT:USER-1",
+        ),
+        ("grafana_oncall", "alice", "username:ALICE"),
+        (
+            "grafana_oncall",
+            "alice@example.com",
+            "email: alice@example.com",
+        ),
+        ("grafana_oncall", "id:UABC", "ID:uabc"),
+    ] {
+        let e = err(&two(tool, a, b));
+        assert_eq!(e.key, format!("responders[1].{tool}"), "{a} / {b}");
+        assert!(e.message.contains("already belongs"), "{e}");
+    }
+    for (a, b) in [
+        ("alice", "id:alice"),
+        ("alice@example.com", "username:alice@example.com"),
+    ] {
+        Config::from_toml_str(&two("grafana_oncall", a, b)).expect("different fields");
+    }
+    for empty in ["", "  ", "id:", "email: "] {
+        let e = err(&format!(
+            "[[responders]]\nemail = \"a@example.com\"\ngrafana_oncall = \"{empty}\"\n"
+        ));
+        assert_eq!(e.key, "responders[0].grafana_oncall");
+    }
+}
+
+#[test]
 fn api_tokens_must_be_sha256_digests() {
     let e = err("[[auth.tokens]]\nsha256 = \"plaintext-token\"\nsubject = \"a@example.com\"\n");
     assert_eq!(e.key, "auth.tokens[0].sha256");

@@ -3,8 +3,13 @@
 use std::collections::HashSet;
 
 use super::{Config, ConfigError, Oidc, SourceSection};
+use crate::directory::tool_key;
+use crate::incidents::Source;
 
 type Result = std::result::Result<(), ConfigError>;
+
+/// The longest `max_duration` a role may have.
+const MAX_ROLE_DURATION: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
 
 impl Config {
     pub(super) fn validate(&self) -> Result {
@@ -303,19 +308,29 @@ impl Config {
                     ));
                 }
             }
-            for (tool, id) in [
-                ("pagerduty", &r.pagerduty),
-                ("opsgenie", &r.opsgenie),
-                ("grafana_oncall", &r.grafana_oncall),
-                ("grafana_incident", &r.grafana_incident),
+            for (tool, source, id) in [
+                ("pagerduty", Source::Pagerduty, &r.pagerduty),
+                ("opsgenie", Source::Opsgenie, &r.opsgenie),
+                ("grafana_oncall", Source::GrafanaOncall, &r.grafana_oncall),
+                (
+                    "grafana_incident",
+                    Source::GrafanaIncident,
+                    &r.grafana_incident,
+                ),
             ] {
-                if let Some(id) = id {
-                    if id.trim().is_empty() || !tool_ids.insert((tool, id.to_ascii_lowercase())) {
-                        return Err(ConfigError::new(
-                            key(tool),
-                            format!("`{id}` is empty or already belongs to another responder; each tool id maps to one person"),
-                        ));
-                    }
+                let Some(id) = id else { continue };
+                let matched_on = tool_key(source, id).map_err(|why| {
+                    ConfigError::new(
+                        key(tool),
+                        format!("`{id}` {why}; write the person's id in {tool}"),
+                    )
+                })?;
+                // Compared as they will be matched: trimmed, ignoring ASCII case, per field.
+                if !tool_ids.insert((source, matched_on)) {
+                    return Err(ConfigError::new(
+                        key(tool),
+                        format!("`{id}` already belongs to another responder; each tool id maps to one person, so fix the directory before starting"),
+                    ));
                 }
             }
         }
@@ -348,6 +363,12 @@ impl Config {
                 return Err(ConfigError::new(
                     key("max_duration"),
                     "must be at least 1 second, like \"1h\"",
+                ));
+            }
+            if role.max_duration.0 > MAX_ROLE_DURATION {
+                return Err(ConfigError::new(
+                    key("max_duration"),
+                    "must be at most 30 days: emergency access that lasts longer is standing access",
                 ));
             }
             if role.approval != "auto" && role.approval != "peer" {

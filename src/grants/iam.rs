@@ -15,10 +15,10 @@ use chrono::Utc;
 
 use super::error::iam_error;
 use super::REVOKED_POLICY_NAME;
+use super::TAG_BINDING;
 use super::{
     policy, GrantError, GrantSpec, Granted, Revoked, INLINE_POLICY_NAME, MAX_SESSION_SECS,
 };
-use super::{TAG_BINDING, TAG_EXPIRES_AT, TAG_INCIDENT, TAG_SUBJECT};
 
 /// How often revoke starts over when IAM says the role still has policies (a concurrent attach).
 const REVOKE_ATTEMPTS: usize = 3;
@@ -77,15 +77,16 @@ impl Grants {
     /// expiry-bounded policy on it and attach the managed policies. If any step fails the role
     /// is removed again before the error is returned, so a failed grant leaves nothing behind.
     pub async fn grant(&self, spec: &GrantSpec<'_>) -> Result<Granted, GrantError> {
-        // Checked before any IAM call: a bad template never creates anything.
-        let inline_policy = policy::with_expiry(spec.policy, spec.expires_at)?;
-        let role_name = policy::role_name(spec.binding_id);
-        match self.try_grant(spec, &role_name, &inline_policy).await {
+        // Rendered and checked before any IAM call: a bad template, or a document that does not
+        // say exactly what it should, never creates anything.
+        let documents = policy::render(spec)?;
+        let role_name = &documents.role_name;
+        match self.try_grant(spec, &documents).await {
             Ok(granted) => Ok(granted),
             // Someone else's role: not ours to roll back.
             Err(err @ GrantError::Conflict { .. }) => Err(err),
             Err(err) => {
-                if let Err(rollback) = self.revoke(&role_name).await {
+                if let Err(rollback) = self.revoke(role_name).await {
                     tracing::error!(
                         role = %role_name, error = %rollback,
                         "rolling back a failed grant failed; its expiry condition still bounds it"
@@ -99,33 +100,23 @@ impl Grants {
     async fn try_grant(
         &self,
         spec: &GrantSpec<'_>,
-        role_name: &str,
-        inline_policy: &str,
+        documents: &policy::Documents,
     ) -> Result<Granted, GrantError> {
-        let expires_at = policy::timestamp(spec.expires_at);
-        let tags = [
-            (TAG_INCIDENT, spec.incident),
-            (TAG_SUBJECT, spec.subject),
-            (TAG_BINDING, spec.binding_id),
-            (TAG_EXPIRES_AT, &expires_at),
-        ];
+        let role_name = documents.role_name.as_str();
         let mut create = self
             .client
             .create_role()
             .role_name(role_name)
             .path(&self.role_path)
-            .assume_role_policy_document(policy::trust_policy(spec.principal_arn, spec.expires_at))
+            .assume_role_policy_document(&documents.trust_policy)
             .max_session_duration(MAX_SESSION_SECS)
-            .description(policy::description(&format!(
-                "breakglass: {} on incident {} until {expires_at}",
-                spec.subject, spec.incident
-            )))
+            .description(&documents.description)
             .set_permissions_boundary(spec.permissions_boundary.map(str::to_string));
-        for (key, value) in tags {
+        for (key, value) in &documents.tags {
             create = create.tags(
                 Tag::builder()
-                    .key(key)
-                    .value(policy::tag_value(value))
+                    .key(*key)
+                    .value(value)
                     .build()
                     .expect("key and value are set"),
             );
@@ -146,7 +137,7 @@ impl Grants {
             .put_role_policy()
             .role_name(role_name)
             .policy_name(INLINE_POLICY_NAME)
-            .policy_document(inline_policy)
+            .policy_document(&documents.inline_policy)
             .send()
             .await
             .map_err(|e| iam_error("PutRolePolicy", e))?;
