@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use super::error::ApiError;
 use super::{AppState, Caller};
+use crate::auth::Principal;
 use crate::elevation::{Binding, BindingId, BindingStatus, ElevationRequest, Requested};
 
 /// A binding as the API shows it: the stored binding plus, while it is active, the command that
@@ -65,22 +66,27 @@ fn server_timing(iam: Duration) -> [(HeaderName, String); 1] {
     )]
 }
 
+/// The per-person limit on the calls that can write: elevation requests and approvals (each,
+/// granted or refused, is recorded in the audit trail).
+fn rate_limit(state: &AppState, caller: &Principal) -> Result<(), ApiError> {
+    state
+        .elevation_limiter
+        .check_key(&caller.subject.to_ascii_lowercase())
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many elevation requests or approvals from you; wait a few seconds and retry",
+            )
+        })
+}
+
 pub async fn create(
     State(state): State<AppState>,
     Caller(caller): Caller,
     body: Result<Json<ElevationRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    if state
-        .elevation_limiter
-        .check_key(&caller.subject.to_ascii_lowercase())
-        .is_err()
-    {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "too many elevation requests from you; wait a few seconds and retry",
-        ));
-    }
+    rate_limit(&state, &caller)?;
     let Json(request) = body.map_err(|e| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -130,6 +136,7 @@ pub async fn approve(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = binding_id(&id)?;
+    rate_limit(&state, &caller)?;
     let (binding, iam) = state.elevation.approve(&caller, &id).await?;
     state.metrics.elevation("approved");
     state.metrics.iam_grant_duration.observe(iam.as_secs_f64());

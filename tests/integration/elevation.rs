@@ -228,6 +228,20 @@ async fn the_per_person_limits_hold() {
     }
     let first = first_429.expect("the rate limit answers 429 eventually");
     assert!(first >= 30, "only {first} requests got through");
+
+    // Approvals draw on the same allowance: each, refused or not, is an audit entry.
+    let (status, answer) = e
+        .call(
+            Method::POST,
+            "/v1/elevations/0123456789abcdef/approve",
+            ALICE_TOKEN,
+        )
+        .await;
+    assert_eq!(
+        (status.as_u16(), answer["error"]["code"].as_str()),
+        (429, Some("rate_limited")),
+        "{answer}"
+    );
 }
 
 #[tokio::test]
