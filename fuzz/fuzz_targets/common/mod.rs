@@ -139,3 +139,33 @@ impl TokenInput {
         (map, presented)
     }
 }
+
+/// A request to a token-authenticated source (Opsgenie, Grafana OnCall).
+#[derive(Debug, arbitrary::Arbitrary)]
+pub struct TokenWebhook {
+    token: TokenInput,
+    extra: Vec<(String, Vec<u8>)>,
+    body: Vec<u8>,
+}
+
+/// Check a token webhook: accepted exactly when the genuine token is presented; then parsed,
+/// through the verified path or, when refused, straight through `parse`.
+pub fn token_webhook(
+    input: TokenWebhook,
+    source: breakglass::incidents::Source,
+    parse: impl Fn(&[u8]),
+) {
+    let verifier = breakglass::webhooks::auth::Verifier::tokens(&tokens());
+    let (headers, presented) = input.token.headers(&input.extra);
+    let body = bytes::Bytes::from(input.body);
+    match verifier.verify(source, headers, body.clone(), now()) {
+        Ok(webhook) => {
+            assert!(presented, "accepted without the token");
+            normalize(&webhook, false);
+        }
+        Err(_) => {
+            assert!(!presented, "the token was refused");
+            parse(&body);
+        }
+    }
+}
