@@ -12,7 +12,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// How long the cluster may take to reach `cluster_state:ok` with every slot assigned.
-const READY_DEADLINE: Duration = Duration::from_secs(30);
+const READY_DEADLINE: Duration = Duration::from_secs(60);
 /// Redis Cluster's slot count.
 const SLOTS: u32 = 16384;
 /// The cluster bus listens on the client port plus this.

@@ -66,8 +66,10 @@ impl RedisSentinel {
     /// Wait until `replica` is linked to `master` and every sentinel watches `master` with
     /// its replica and the other sentinels.
     fn until_serving(&self, master: u16, replica: u16) {
+        // Generous: sentinels find each other through hello messages every 2 s, and on a loaded
+        // 2-core machine (CI runs the Cluster and Sentinel sets side by side) that takes a while.
         self.until(
-            Duration::from_secs(30),
+            Duration::from_secs(60),
             "the replica and the three sentinels",
             |s| {
                 let replicating = s
