@@ -63,6 +63,16 @@ pub fn tool_key(source: Source, configured: &str) -> Result<(Field, String), Str
     Ok((field, value))
 }
 
+/// `U` and twelve upper-case letters or digits, the shape of a Grafana OnCall user id, written
+/// without the `id:` prefix (which earlier versions did not need).
+fn looks_like_oncall_user_id(value: &str) -> bool {
+    let v = value.trim();
+    v.len() == 13
+        && v.starts_with('U')
+        && v.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
 /// Lookup tables built once from the config.
 #[derive(Debug, Default)]
 pub struct ResponderDirectory {
@@ -86,6 +96,15 @@ impl ResponderDirectory {
                 (Source::GrafanaOncall, &entry.grafana_oncall),
                 (Source::GrafanaIncident, &entry.grafana_incident),
             ] {
+                if let (Source::GrafanaOncall, Some(id)) = (source, id) {
+                    if looks_like_oncall_user_id(id) {
+                        tracing::warn!(
+                            responder = %entry.email.trim(),
+                            "`grafana_oncall = \"{id}\"` looks like an OnCall user id but is matched as a username; write `id:{id}` to match the user id",
+                            id = id.trim()
+                        );
+                    }
+                }
                 // Validation has refused empty values and collisions before this runs.
                 if let Some((field, value)) = id.as_deref().and_then(|id| tool_key(source, id).ok())
                 {
@@ -246,6 +265,14 @@ mod tests {
             ),
             None
         );
+    }
+
+    #[test]
+    fn an_unprefixed_oncall_user_id_is_told_apart_for_the_warning() {
+        assert!(looks_like_oncall_user_id("UVMX6YI9VY9PV"));
+        assert!(!looks_like_oncall_user_id("id:UVMX6YI9VY9PV"));
+        assert!(!looks_like_oncall_user_id("admin"));
+        assert!(!looks_like_oncall_user_id("uvmx6yi9vy9pv"));
     }
 
     #[test]
