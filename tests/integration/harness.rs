@@ -427,6 +427,23 @@ pub struct Extra<'a> {
 /// developer's environment names.
 const NO_IAM: &str = "\n[aws]\nendpoint_url = \"http://127.0.0.1:9\"\n";
 
+/// alice (on every tool) and bob (PagerDuty and Opsgenie), as `[[responders]]`: who the fixtures'
+/// users are.
+pub const RESPONDERS_TOML: &str = r#"[[responders]]
+email = "alice@example.com"
+aws_principal = "arn:aws:iam::123456789012:user/alice"
+pagerduty = "PJ0LVEB"
+opsgenie = "kenaz@puppet.com"
+grafana_oncall = "admin"
+grafana_incident = "grafana-incident:user-637c92ccd784a2ee"
+
+[[responders]]
+email = "bob@example.com"
+aws_principal = "arn:aws:iam::123456789012:user/bob"
+pagerduty = "PI9DT01"
+opsgenie = "user2@ifountain.com"
+"#;
+
 /// The test config: every source enabled, two responders, three API tokens.
 pub fn config_toml(redis_url: &str, extra: &Extra) -> String {
     let hash = |t: &str| hex::encode(Sha256::digest(t.as_bytes()));
@@ -475,20 +492,7 @@ sha256 = "{admin}"
 subject = "ops"
 admin = true
 
-[[responders]]
-email = "alice@example.com"
-aws_principal = "arn:aws:iam::123456789012:user/alice"
-pagerduty = "PJ0LVEB"
-opsgenie = "kenaz@puppet.com"
-grafana_oncall = "admin"
-grafana_incident = "grafana-incident:user-637c92ccd784a2ee"
-
-[[responders]]
-email = "bob@example.com"
-aws_principal = "arn:aws:iam::123456789012:user/bob"
-pagerduty = "PI9DT01"
-opsgenie = "user2@ifountain.com"
-{tail}
+{RESPONDERS_TOML}{tail}
 {aws}
 {audit}
 "#,

@@ -24,7 +24,9 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::elevation_support::{resolve_body, READ_POLICY};
-use crate::harness::{edit, fixture, free_port, gi_signature, pd_signature, RedisServer};
+use crate::harness::{
+    edit, fixture, free_port, gi_signature, pd_signature, RedisServer, RESPONDERS_TOML,
+};
 use crate::moto::Moto;
 
 /// Every secret and token of this test: unique, recognizable, all starting with `CANARY-`.
@@ -268,20 +270,7 @@ issuer = "{ISSUER}"
 audience = "{AUDIENCE}"
 jwks_file = "{jwks}"
 
-[[responders]]
-email = "alice@example.com"
-aws_principal = "arn:aws:iam::123456789012:user/alice"
-pagerduty = "PJ0LVEB"
-opsgenie = "kenaz@puppet.com"
-grafana_oncall = "admin"
-grafana_incident = "grafana-incident:user-637c92ccd784a2ee"
-
-[[responders]]
-email = "bob@example.com"
-aws_principal = "arn:aws:iam::123456789012:user/bob"
-pagerduty = "PI9DT01"
-opsgenie = "user2@ifountain.com"
-
+{RESPONDERS_TOML}
 [[roles]]
 name = "prod-db-read"
 max_duration = "1h"
