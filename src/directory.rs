@@ -35,7 +35,6 @@ pub enum Field {
 /// `username:…` or `email:…`; without a prefix, an email address is matched as the email and
 /// anything else as the username. An empty value is refused.
 pub fn tool_key(source: Source, configured: &str) -> Result<(Field, String), String> {
-    let normalize = |v: &str| v.trim().to_ascii_lowercase();
     let (field, value) = match source {
         Source::Pagerduty | Source::GrafanaIncident | Source::Opsgenie => {
             (Field::Id, normalize(configured))
@@ -61,6 +60,12 @@ pub fn tool_key(source: Source, configured: &str) -> Result<(Field, String), Str
         return Err("is empty".into());
     }
     Ok((field, value))
+}
+
+/// How a configured tool id and the value a tool reports are both compared: trimmed, ASCII
+/// lower-cased. One function for both sides, so that they cannot drift apart.
+fn normalize(value: &str) -> String {
+    value.trim().to_ascii_lowercase()
 }
 
 /// `U` and twelve upper-case letters or digits, the shape of a Grafana OnCall user id, written
@@ -135,7 +140,7 @@ impl Directory for ResponderDirectory {
             (Field::Email, user.email.as_ref()),
         ] {
             let Some(value) = value else { continue };
-            let key = (source, field, value.trim().to_ascii_lowercase());
+            let key = (source, field, normalize(value));
             if let Some(&index) = self.by_tool_id.get(&key) {
                 if found.is_some_and(|f| f != index) {
                     tracing::warn!(
