@@ -169,6 +169,9 @@ async fn revoke_removes_the_role_from_iam() {
         "{out}"
     );
     e.until_no_roles(std::time::Duration::from_secs(10)).await;
+    // The binding is marked revoked just after its role goes.
+    e.until_revoked(&id, std::time::Duration::from_secs(5))
+        .await;
     let status = breakglass(&server(&e), Some(ALICE_TOKEN), &["status", &id]).await;
     assert!(
         status
