@@ -406,6 +406,8 @@ fn spawn_node(port: u16, dir: &std::path::Path) -> Child {
         .args(["--cluster-node-timeout", "2000"])
         .args(["--appendonly", "yes", "--appendfsync", "always"])
         .args(["--save", ""])
+        // A master otherwise waits 5 s for more replicas before a diskless full sync.
+        .args(["--repl-diskless-sync-delay", "0"])
         .arg("--dir")
         .arg(dir)
         .current_dir(dir)

@@ -34,6 +34,12 @@ impl RedisSentinel {
         };
         set.spawn(master, &[]);
         set.spawn(replica, &["--replicaof", "127.0.0.1", &master.to_string()]);
+        // The sentinels start once the replica is linked: a sentinel learns the replicas from
+        // the master's INFO when it connects, and otherwise only at its next INFO, 10 s later.
+        set.until(Duration::from_secs(60), "the replica's link", |s| {
+            s.info(replica, "replication")
+                .contains("master_link_status:up")
+        });
         for port in sentinels {
             let dir = tempfile::tempdir().expect("a temp dir for a sentinel");
             let conf = dir.path().join("sentinel.conf");
@@ -102,6 +108,8 @@ impl RedisSentinel {
                 "",
             ])
             .args(["--appendonly", "yes", "--appendfsync", "always"])
+            // A master otherwise waits 5 s for more replicas before a diskless full sync.
+            .args(["--repl-diskless-sync-delay", "0"])
             .arg("--dir")
             .arg(dir.path())
             .args(extra)
