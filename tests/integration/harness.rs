@@ -53,6 +53,33 @@ pub fn free_port() -> u16 {
         .expect("a free port on 127.0.0.1")
 }
 
+/// Whether the socket listening on 127.0.0.1:`port` (or any address) belongs to process `pid`:
+/// its inode in /proc/net/tcp is one of the process's open file descriptors.
+fn listener_owned_by(pid: u32, port: u16) -> bool {
+    let tcp = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    let inodes: Vec<String> = tcp
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let local_port = fields.get(1)?.rsplit(':').next()?;
+            let listening = fields.get(3) == Some(&"0A");
+            (listening && u16::from_str_radix(local_port, 16).ok() == Some(port))
+                .then(|| format!("socket:[{}]", fields.get(9).unwrap_or(&"")))
+        })
+        .collect();
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.filter_map(Result::ok)
+        .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+        .any(|target| {
+            inodes
+                .iter()
+                .any(|inode| target.as_os_str() == inode.as_str())
+        })
+}
+
 /// A local emulator process (moto, ministack) on a free port: started, waited for until it
 /// answers HTTP at `health`, killed on drop. Its output goes to a log that failures show.
 pub struct Emulator {
@@ -62,40 +89,73 @@ pub struct Emulator {
 }
 
 impl Emulator {
-    /// Start `command` (its stdio is set here) listening on `port`. `name` and `install` make
-    /// the failure messages say what did not start and how to install it.
+    /// Start the command `command(port)` makes (its stdio is set here) on a free port. `name`
+    /// and `install` make the failure messages say what did not start and how to install it.
+    ///
+    /// A free port is free only when it is picked: another test's server may take it before
+    /// this one (a Python emulator takes a second to start) binds it. Then the emulator exits
+    /// with "Address already in use", or, worse, the other server answers the health check.
+    /// So it counts as started only once the listening socket on its port is its own, and a
+    /// lost port is retried on another.
     pub fn start(
-        mut command: Command,
-        port: u16,
+        command: impl Fn(u16) -> Command,
         health: &str,
         name: &str,
         install: &str,
     ) -> Emulator {
-        let log = tempfile::NamedTempFile::new().expect("a temp file for the emulator's log");
-        let child = command
-            .stdin(Stdio::null())
-            .stdout(log.reopen().expect("emulator log file"))
-            .stderr(log.reopen().expect("emulator log file"))
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {name} ({e}). {install}"));
-        let mut emulator = Emulator { child, port, log };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = emulator.child.try_wait() {
-                panic!(
-                    "{name} exited at start ({status}): {}\n{install}",
-                    emulator.log_tail()
-                );
+        const ATTEMPTS: usize = 5;
+        let ports = std::iter::repeat_with(free_port).take(ATTEMPTS);
+        Emulator::start_on(ports, command, health, name, install)
+    }
+
+    /// As [`Emulator::start`], trying each of `ports` in turn until the emulator holds one.
+    pub fn start_on(
+        ports: impl IntoIterator<Item = u16>,
+        command: impl Fn(u16) -> Command,
+        health: &str,
+        name: &str,
+        install: &str,
+    ) -> Emulator {
+        let mut tried = Vec::new();
+        for port in ports {
+            tried.push(port);
+            let log = tempfile::NamedTempFile::new().expect("a temp file for the emulator's log");
+            let child = command(port)
+                .stdin(Stdio::null())
+                .stdout(log.reopen().expect("emulator log file"))
+                .stderr(log.reopen().expect("emulator log file"))
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {name} ({e}). {install}"));
+            let mut emulator = Emulator { child, port, log };
+            let deadline = Instant::now() + Duration::from_secs(30);
+            let lost_port = loop {
+                if let Ok(Some(status)) = emulator.child.try_wait() {
+                    let tail = emulator.log_tail();
+                    if tail.to_ascii_lowercase().contains("address already in use") {
+                        break true;
+                    }
+                    panic!("{name} exited at start ({status}): {tail}\n{install}");
+                }
+                if emulator.answers_http(health) {
+                    if listener_owned_by(emulator.child.id(), port) {
+                        return emulator;
+                    }
+                    // Someone else's server answered on the port; ours cannot bind it.
+                    break true;
+                }
+                if Instant::now() > deadline {
+                    panic!(
+                        "{name} on port {port} did not answer HTTP within 30s: {}\n{install}",
+                        emulator.log_tail()
+                    );
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            };
+            if lost_port {
+                eprintln!("{name}: port {port} was taken by another process; trying another");
             }
-            if emulator.answers_http(health) {
-                return emulator;
-            }
-            std::thread::sleep(Duration::from_millis(50));
         }
-        panic!(
-            "{name} on port {port} did not answer HTTP within 30s: {}\n{install}",
-            emulator.log_tail()
-        );
+        panic!("{name}: every port tried ({tried:?}) was taken by another process");
     }
 
     pub fn url(&self) -> String {
@@ -157,7 +217,7 @@ impl RedisServer {
             tls_ca: None,
             mtls: false,
         };
-        redis.spawn();
+        redis.spawn_on_a_free_port();
         redis
     }
 
@@ -186,7 +246,7 @@ impl RedisServer {
             tls_ca: Some(tls.join("ca.pem")),
             mtls,
         };
-        redis.spawn();
+        redis.spawn_on_a_free_port();
         redis
     }
 
@@ -201,7 +261,26 @@ impl RedisServer {
         (tls.join("client.pem"), tls.join("client.key"))
     }
 
-    fn spawn(&mut self) {
+    /// Start the server on a free port. A free port is free only when it is picked (see
+    /// [`Emulator::start`]): when another process has taken it by the time redis-server binds
+    /// it, another port is tried.
+    fn spawn_on_a_free_port(&mut self) {
+        for _ in 0..5 {
+            if self.spawn() {
+                return;
+            }
+            eprintln!(
+                "redis-server: port {} was taken by another process; trying another",
+                self.port
+            );
+            self.port = free_port();
+        }
+        panic!("redis-server: every free port tried was taken by another process");
+    }
+
+    /// Start the server on its port and data directory; false when the port is another
+    /// process's (redis-server exited, or someone else's server answers there).
+    fn spawn(&mut self) -> bool {
         let mut command = Command::new("redis-server");
         match &self.tls_ca {
             None => {
@@ -238,11 +317,25 @@ impl RedisServer {
                      install it (apt-get install redis-server) or run ./scripts/test, which does"
                 )
             });
+        let pid = child.id();
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
+            let exited = self
+                .child
+                .as_mut()
+                .is_some_and(|child| matches!(child.try_wait(), Ok(Some(_))));
+            if exited {
+                self.child = None;
+                return false;
+            }
             if self.ping() {
-                return;
+                if listener_owned_by(pid, self.port) {
+                    return true;
+                }
+                // Another test's server answered on the port; this one cannot bind it.
+                self.stop();
+                return false;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -319,7 +412,11 @@ impl RedisServer {
     /// Start it again on the same port and data directory.
     pub fn restart(&mut self) {
         self.stop();
-        self.spawn();
+        assert!(
+            self.spawn(),
+            "redis-server could not listen on port {} again: another process took it",
+            self.port
+        );
     }
 }
 
@@ -812,4 +909,27 @@ pub fn edit(body: &[u8], from: &str, to: &str) -> Vec<u8> {
     let text = String::from_utf8(body.to_vec()).expect("utf-8 fixture");
     assert!(text.contains(from), "fixture does not contain {from:?}");
     text.replace(from, to).into_bytes()
+}
+
+/// A port another Redis holds is not mistaken for this one's, though it answers PING; the next
+/// free port is used.
+#[test]
+fn a_redis_server_never_takes_another_servers_port_for_its_own() {
+    let other = RedisServer::start();
+    let mut ours = RedisServer {
+        child: None,
+        port: other.port,
+        dir: tempfile::tempdir().expect("a temp dir for redis"),
+        tls_ca: None,
+        mtls: false,
+    };
+    ours.spawn_on_a_free_port();
+    assert_ne!(ours.port, other.port);
+    redis::cmd("SET")
+        .arg("only-on-ours")
+        .arg("1")
+        .query::<()>(&mut ours.conn())
+        .expect("SET on the new redis");
+    assert_eq!(ours.keys("*"), vec!["only-on-ours"]);
+    assert!(other.keys("*").is_empty());
 }

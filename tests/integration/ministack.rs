@@ -13,7 +13,7 @@ use std::process::Command;
 
 use aws_sdk_iam::config::{BehaviorVersion, Credentials, Region};
 
-use crate::harness::{free_port, Emulator};
+use crate::harness::Emulator;
 
 const INSTALL: &str = "The live-session tests need ministack: install it with \
                        `python3 -m pip install ministack`, or run ./scripts/test, which does";
@@ -36,24 +36,25 @@ fn root_keys() -> (String, String) {
 
 impl Ministack {
     pub fn start() -> Ministack {
-        let port = free_port();
         let (key, secret) = root_keys();
-        let mut command = Command::new("python3");
-        command
-            .args(["-m", "ministack"])
-            .env("AUTH", "true")
-            .env("GATEWAY_PORT", port.to_string())
-            .env("BIND_HOST", "127.0.0.1")
-            .env("MINISTACK_ACCOUNT_ID", ACCOUNT)
-            .env("AWS_ACCESS_KEY_ID", key)
-            .env("AWS_SECRET_ACCESS_KEY", secret)
-            // Listeners on fixed ports (8883, SFTP) would collide between parallel tests.
-            .env("IOT_MTLS_ENABLED", "0")
-            .env("SFTP_ENABLED", "0");
+        let command = |port: u16| {
+            let mut command = Command::new("python3");
+            command
+                .args(["-m", "ministack"])
+                .env("AUTH", "true")
+                .env("GATEWAY_PORT", port.to_string())
+                .env("BIND_HOST", "127.0.0.1")
+                .env("MINISTACK_ACCOUNT_ID", ACCOUNT)
+                .env("AWS_ACCESS_KEY_ID", &key)
+                .env("AWS_SECRET_ACCESS_KEY", &secret)
+                // Listeners on fixed ports (8883, SFTP) would collide between parallel tests.
+                .env("IOT_MTLS_ENABLED", "0")
+                .env("SFTP_ENABLED", "0");
+            command
+        };
         Ministack {
             server: Emulator::start(
                 command,
-                port,
                 "/_ministack/health",
                 "python3 -m ministack",
                 INSTALL,

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use aws_sdk_iam::config::{BehaviorVersion, Credentials, Region};
 
-use crate::harness::{free_port, Emulator};
+use crate::harness::Emulator;
 
 const INSTALL: &str = "The IAM tests need moto's server: install it with \
                        `python3 -m pip install 'moto[server]'`, or run ./scripts/test, which does";
@@ -15,26 +15,24 @@ pub struct Moto {
     server: Emulator,
 }
 
+/// moto's server on `port`.
+fn command(port: u16) -> Command {
+    let mut command = Command::new("python3");
+    command.args([
+        "-m",
+        "moto.server",
+        "-H",
+        "127.0.0.1",
+        "-p",
+        &port.to_string(),
+    ]);
+    command
+}
+
 impl Moto {
     pub fn start() -> Moto {
-        let port = free_port();
-        let mut command = Command::new("python3");
-        command.args([
-            "-m",
-            "moto.server",
-            "-H",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-        ]);
         Moto {
-            server: Emulator::start(
-                command,
-                port,
-                "/moto-api/",
-                "python3 -m moto.server",
-                INSTALL,
-            ),
+            server: Emulator::start(command, "/moto-api/", "python3 -m moto.server", INSTALL),
         }
     }
 
@@ -152,4 +150,38 @@ pub fn percent_decode(encoded: &str) -> String {
         }
     }
     String::from_utf8(bytes).expect("UTF-8 once decoded")
+}
+
+/// A port that another server took between being picked and being bound is not mistaken for
+/// this emulator's, though that server answers the same health check; the next port is used.
+#[test]
+fn an_emulator_never_takes_another_servers_port_for_its_own() {
+    let other = Moto::start();
+    let ours = Moto {
+        server: Emulator::start_on(
+            [other.server.port, crate::harness::free_port()],
+            command,
+            "/moto-api/",
+            "python3 -m moto.server",
+            INSTALL,
+        ),
+    };
+    assert_ne!(ours.server.port, other.server.port);
+    // A role made on the new one is on it alone.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        ours.client()
+            .create_role()
+            .role_name("only-on-ours")
+            .path("/t/")
+            .assume_role_policy_document("{}")
+            .send()
+            .await
+            .expect("create_role on the new moto");
+        assert_eq!(ours.roles_under("/t/").await, vec!["only-on-ours"]);
+        assert!(other.roles_under("/t/").await.is_empty());
+    });
 }
