@@ -53,6 +53,9 @@ pub fn free_port() -> u16 {
         .expect("a free port on 127.0.0.1")
 }
 
+/// How many free ports a server is tried on before the harness gives up (see [`Emulator::start`]).
+const PORT_ATTEMPTS: usize = 5;
+
 /// Whether the socket listening on 127.0.0.1:`port` (or any address) belongs to process `pid`:
 /// its inode in /proc/net/tcp is one of the process's open file descriptors.
 fn listener_owned_by(pid: u32, port: u16) -> bool {
@@ -103,8 +106,7 @@ impl Emulator {
         name: &str,
         install: &str,
     ) -> Emulator {
-        const ATTEMPTS: usize = 5;
-        let ports = std::iter::repeat_with(free_port).take(ATTEMPTS);
+        let ports = std::iter::repeat_with(free_port).take(PORT_ATTEMPTS);
         Emulator::start_on(ports, command, health, name, install)
     }
 
@@ -128,11 +130,12 @@ impl Emulator {
                 .unwrap_or_else(|e| panic!("cannot start {name} ({e}). {install}"));
             let mut emulator = Emulator { child, port, log };
             let deadline = Instant::now() + Duration::from_secs(30);
-            let lost_port = loop {
+            // Leaves the loop only when the port turns out to be another process's.
+            loop {
                 if let Ok(Some(status)) = emulator.child.try_wait() {
                     let tail = emulator.log_tail();
                     if tail.to_ascii_lowercase().contains("address already in use") {
-                        break true;
+                        break;
                     }
                     panic!("{name} exited at start ({status}): {tail}\n{install}");
                 }
@@ -141,7 +144,7 @@ impl Emulator {
                         return emulator;
                     }
                     // Someone else's server answered on the port; ours cannot bind it.
-                    break true;
+                    break;
                 }
                 if Instant::now() > deadline {
                     panic!(
@@ -150,10 +153,8 @@ impl Emulator {
                     );
                 }
                 std::thread::sleep(Duration::from_millis(50));
-            };
-            if lost_port {
-                eprintln!("{name}: port {port} was taken by another process; trying another");
             }
+            eprintln!("{name}: port {port} was taken by another process; trying another");
         }
         panic!("{name}: every port tried ({tried:?}) was taken by another process");
     }
@@ -265,7 +266,7 @@ impl RedisServer {
     /// [`Emulator::start`]): when another process has taken it by the time redis-server binds
     /// it, another port is tried.
     fn spawn_on_a_free_port(&mut self) {
-        for _ in 0..5 {
+        for _ in 0..PORT_ATTEMPTS {
             if self.spawn() {
                 return;
             }
