@@ -11,6 +11,8 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use super::{serving_its_port, PORT_ATTEMPTS};
+
 /// How long the cluster may take to reach `cluster_state:ok` with every slot assigned.
 const READY_DEADLINE: Duration = Duration::from_secs(60);
 /// Redis Cluster's slot count.
@@ -44,7 +46,18 @@ impl RedisCluster {
     pub fn start() -> RedisCluster {
         require_binary("redis-server");
         require_binary("redis-cli");
+        for _ in 0..PORT_ATTEMPTS {
+            if let Some(cluster) = RedisCluster::try_start() {
+                return cluster;
+            }
+            eprintln!("redis cluster: a port was taken by another process; trying other ports");
+        }
+        panic!("redis cluster: every set of free ports tried was taken by another process");
+    }
 
+    /// As [`RedisCluster::start`], or `None` when a node's port (or its bus port) turned out to
+    /// be another process's: that node exited, or someone else's server answered there.
+    fn try_start() -> Option<RedisCluster> {
         // Built first so that a panic below still kills whatever was already started.
         let mut cluster = RedisCluster {
             nodes: Vec::new(),
@@ -62,20 +75,29 @@ impl RedisCluster {
 
         let started = Instant::now();
         let deadline = started + READY_DEADLINE;
-        for node in &cluster.nodes {
-            while redis_cli(node.port, &["PING"])
+        for i in 0..cluster.nodes.len() {
+            let port = cluster.nodes[i].port;
+            while redis_cli(port, &["PING"])
                 .map(|out| stdout_of(&out).trim() != "PONG")
                 .unwrap_or(true)
             {
+                let child = cluster.nodes[i].child.as_mut().expect("just started");
+                if !matches!(child.try_wait(), Ok(None)) {
+                    return None;
+                }
                 if Instant::now() > deadline {
                     panic!(
                         "redis-server on port {} did not answer PING within {:?}\n{}",
-                        node.port,
+                        port,
                         READY_DEADLINE,
                         cluster.logs()
                     );
                 }
                 std::thread::sleep(Duration::from_millis(20));
+            }
+            let child = cluster.nodes[i].child.as_mut().expect("just started");
+            if !serving_its_port(child, port) {
+                return None;
             }
         }
 
@@ -118,7 +140,7 @@ impl RedisCluster {
             cluster.masters,
             started.elapsed()
         );
-        cluster
+        Some(cluster)
     }
 
     /// Wait until every node says `cluster_state:ok` with all slots assigned and 6 known nodes,

@@ -56,6 +56,12 @@ pub fn free_port() -> u16 {
 /// How many free ports a server is tried on before the harness gives up (see [`Emulator::start`]).
 const PORT_ATTEMPTS: usize = 5;
 
+/// After the server `child` answered on `port`: whether it is still running and the answer was
+/// its own (the port was not taken by another process between being picked and being bound).
+fn serving_its_port(child: &mut Child, port: u16) -> bool {
+    matches!(child.try_wait(), Ok(None)) && listener_owned_by(child.id(), port)
+}
+
 /// Whether the socket listening on 127.0.0.1:`port` (or any address) belongs to process `pid`:
 /// its inode in /proc/net/tcp is one of the process's open file descriptors.
 fn listener_owned_by(pid: u32, port: u16) -> bool {

@@ -5,7 +5,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::cluster_set::{redis_cli, require_binary, stdout_of, INSTALL_HINT};
-use super::free_port;
+use super::{free_port, serving_its_port, PORT_ATTEMPTS};
 
 const MASTER_NAME: &str = "main";
 
@@ -23,6 +23,17 @@ impl RedisSentinel {
     pub fn start() -> RedisSentinel {
         require_binary("redis-server");
         require_binary("redis-cli");
+        for _ in 0..PORT_ATTEMPTS {
+            if let Some(set) = RedisSentinel::try_start() {
+                return set;
+            }
+            eprintln!("redis sentinel: a port was taken by another process; trying other ports");
+        }
+        panic!("redis sentinel: every set of free ports tried was taken by another process");
+    }
+
+    /// As [`RedisSentinel::start`], or `None` when a port turned out to be another process's.
+    fn try_start() -> Option<RedisSentinel> {
         let (master, replica) = (free_port(), free_port());
         let sentinels: Vec<u16> = (0..3).map(|_| free_port()).collect();
         let mut set = RedisSentinel {
@@ -34,11 +45,13 @@ impl RedisSentinel {
         };
         set.spawn(master, &[]);
         set.spawn(replica, &["--replicaof", "127.0.0.1", &master.to_string()]);
+        if !set.serving_their_ports() {
+            return None;
+        }
         // The sentinels start once the replica is linked: a sentinel learns the replicas from
         // the master's INFO when it connects, and otherwise only at its next INFO, 10 s later.
         set.until(Duration::from_secs(60), "the replica's link", |s| {
-            s.info(replica, "replication")
-                .contains("master_link_status:up")
+            s.linked(replica)
         });
         for port in sentinels {
             let dir = tempfile::tempdir().expect("a temp dir for a sentinel");
@@ -65,8 +78,29 @@ impl RedisSentinel {
             set.children.push((port, child));
             set.dirs.push((port, dir));
         }
+        if !set.serving_their_ports() {
+            return None;
+        }
         set.until_serving(master, replica);
-        set
+        Some(set)
+    }
+
+    /// Wait until every process started so far answers PING; false as soon as one has exited
+    /// or answers on a port that is not its own.
+    fn serving_their_ports(&mut self) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        self.children.iter_mut().all(|(port, child)| loop {
+            let pong =
+                redis_cli(*port, &["PING"]).is_ok_and(|out| stdout_of(&out).trim() == "PONG");
+            if pong || !matches!(child.try_wait(), Ok(None)) {
+                break serving_its_port(child, *port);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "redis-server on port {port} did not answer PING within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        })
     }
 
     /// Wait until `replica` is linked to `master` and every sentinel watches `master` with
@@ -78,15 +112,12 @@ impl RedisSentinel {
             Duration::from_secs(60),
             "the replica and the three sentinels",
             |s| {
-                let replicating = s
-                    .info(replica, "replication")
-                    .contains("master_link_status:up");
                 let watched = s.sentinels.iter().all(|&p| {
                     s.info(p, "sentinel").contains(&format!(
                         "status=ok,address=127.0.0.1:{master},slaves=1,sentinels=3"
                     ))
                 });
-                replicating && watched
+                s.linked(replica) && watched
             },
         );
     }
@@ -119,6 +150,12 @@ impl RedisSentinel {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start redis-server ({e}). {INSTALL_HINT}"));
         self.children.push((port, child));
+    }
+
+    /// Whether the replica on `port` has its link to its master up.
+    fn linked(&self, port: u16) -> bool {
+        self.info(port, "replication")
+            .contains("master_link_status:up")
     }
 
     fn info(&self, port: u16, section: &str) -> String {
