@@ -167,10 +167,22 @@ impl RedisSentinel {
     fn until(&self, within: Duration, what: &str, done: impl Fn(&Self) -> bool) {
         let started = Instant::now();
         while !done(self) {
-            assert!(
-                started.elapsed() < within,
-                "{what} not ready within {within:?}"
-            );
+            if started.elapsed() >= within {
+                // What each server says, to tell a lost link from a lost port.
+                let state: Vec<String> = self
+                    .children
+                    .iter()
+                    .map(|(port, _)| {
+                        let section = if self.sentinels.contains(port) {
+                            "sentinel"
+                        } else {
+                            "replication"
+                        };
+                        format!("port {port}:\n{}", self.info(*port, section).trim())
+                    })
+                    .collect();
+                panic!("{what} not ready within {within:?}\n{}", state.join("\n\n"));
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
     }
