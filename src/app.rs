@@ -10,16 +10,16 @@ use tokio::task::JoinHandle;
 
 use crate::audit::sealer::Sealer;
 use crate::auth::ApiAuth;
+use crate::bindings::BindingStore;
 use crate::config::Config;
 use crate::directory::ResponderDirectory;
 use crate::elevation::policy::Role;
-use crate::elevation::store::BindingStore;
-use crate::elevation::{scheduler, Elevation};
+use crate::elevation::Elevation;
 use crate::grants::Grants;
 use crate::http::{self, AppState, Shared};
 use crate::incidents::IncidentStore;
 use crate::metrics::Metrics;
-use crate::revocation::Reconciler;
+use crate::revocation::{worker, Reconciler, Revoker};
 use crate::store::Store;
 use crate::webhooks::intake::Intake;
 
@@ -49,8 +49,9 @@ impl AppState {
         Ok(Self::assemble(config).await?.0)
     }
 
-    /// [`AppState::build`], also handing back the IAM adapter for the background tasks.
-    async fn assemble(config: Config) -> anyhow::Result<(AppState, Grants)> {
+    /// [`AppState::build`], also handing back the IAM adapter and the revoker for the
+    /// background tasks.
+    async fn assemble(config: Config) -> anyhow::Result<(AppState, Grants, Arc<Revoker>)> {
         let metrics = Arc::new(Metrics::new());
         let store = Store::connect(&config.redis, metrics.redis_errors.clone())?;
         let incidents = IncidentStore::new(store.clone(), config.redis.dedupe_ttl.into())
@@ -68,14 +69,21 @@ impl AppState {
             .unwrap_or(std::num::NonZeroU32::MIN);
         let elevation_limiter = Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute)));
         let roles = config.roles.iter().cloned().map(Role::new).collect();
+        let bindings = BindingStore::new(store.clone());
+        let revoker = Arc::new(Revoker::new(
+            bindings.clone(),
+            grants.clone(),
+            metrics.clone(),
+            kick,
+        ));
         let elevation = Arc::new(Elevation::new(
-            BindingStore::new(store.clone()),
+            bindings,
             incidents.clone(),
             grants.clone(),
             roles,
             directory,
             &config.elevation,
-            kick,
+            revoker.clone(),
         ));
         let api_auth = Arc::new(ApiAuth::from_config(&config.auth)?);
         let state = AppState::new(Shared {
@@ -88,7 +96,7 @@ impl AppState {
             api_auth,
             metrics,
         });
-        Ok((state, grants))
+        Ok((state, grants, revoker))
     }
 }
 
@@ -102,12 +110,11 @@ impl App {
             )
         })?;
         let addr = listener.local_addr()?;
-        let (state, grants) = AppState::assemble(config).await?;
+        let (state, grants, revoker) = AppState::assemble(config).await?;
         let (stop, mut stopped) = watch::channel(false);
-        let scheduler = tokio::spawn(scheduler::run(
-            state.elevation.clone(),
-            scheduler::Settings::from(&state.config.revocation),
-            state.metrics.clone(),
+        let scheduler = tokio::spawn(worker::run(
+            revoker,
+            worker::Settings::from(&state.config.revocation),
             stop.subscribe(),
         ));
         let reconciler = Reconciler::new(

@@ -8,12 +8,14 @@
 mod app;
 pub mod audit;
 pub mod auth;
+pub mod bindings;
 pub mod config;
 pub mod directory;
 pub mod elevation;
 pub mod grants;
 pub mod http;
 pub mod incidents;
+pub mod keyspace;
 pub mod metrics;
 pub mod review;
 pub mod revocation;

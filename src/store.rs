@@ -1,9 +1,5 @@
-//! Redis access shared by every part: the connection, the per-operation timeout, and the key
-//! layout.
-//!
-//! Keys are planned for Redis Cluster from the start. Every incident lives in one of [`SHARDS`]
-//! logical shards, and every key one atomic step touches carries that shard's hash tag, so the
-//! step stays in one slot: `<prefix>:{<shard>}:<rest>`. The modules that own keys document them.
+//! Redis access shared by every part: the connection, the per-operation timeout, and keys under
+//! the deployment's prefix (the layout itself is [`crate::keyspace`]'s).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -18,8 +14,7 @@ use redis::{Cmd, Pipeline, RedisFuture, RedisResult, Value};
 
 use crate::config;
 
-/// Number of logical shards. Fixed: changing it would move incidents between shards.
-pub const SHARDS: u16 = 16;
+pub use crate::keyspace::SHARDS;
 
 /// Redis could not serve a request. Callers answer 503 (webhooks: the tool retries).
 #[derive(Debug, thiserror::Error)]
@@ -171,14 +166,14 @@ impl Store {
             .map(drop)
     }
 
-    /// The shard an incident (or anything keyed by an incident) lives in.
-    pub fn shard_of(id: &str) -> u16 {
-        (fnv1a(id.as_bytes()) % u32::from(SHARDS)) as u16
-    }
-
     /// `<prefix>:{<shard>}:<rest>`.
     pub fn key(&self, shard: u16, rest: &str) -> String {
-        format!("{}:{{{shard}}}:{rest}", self.prefix)
+        crate::keyspace::key(&self.prefix, shard, rest)
+    }
+
+    /// The keys several modules' scripts share.
+    pub fn keys(&self) -> crate::keyspace::Keys<'_> {
+        crate::keyspace::Keys::new(&self.prefix)
     }
 
     pub fn prefix(&self) -> &str {
@@ -576,17 +571,6 @@ fn tls_certificates(cfg: &config::Redis) -> Result<redis::TlsCertificates, Store
     })
 }
 
-/// FNV-1a: a hash that is stable across versions and platforms, unlike std's hasher, so that
-/// shard assignment never changes.
-pub fn fnv1a(bytes: &[u8]) -> u32 {
-    let mut hash: u32 = 0x811c_9dc5;
-    for byte in bytes {
-        hash ^= u32::from(*byte);
-        hash = hash.wrapping_mul(0x0100_0193);
-    }
-    hash
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -670,11 +654,11 @@ mod tests {
     #[test]
     fn shards_are_stable_and_in_range() {
         assert_eq!(
-            Store::shard_of("pagerduty:PFQZPSY"),
-            Store::shard_of("pagerduty:PFQZPSY")
+            crate::keyspace::of("pagerduty:PFQZPSY"),
+            crate::keyspace::of("pagerduty:PFQZPSY")
         );
         let spread: std::collections::HashSet<u16> = (0..200)
-            .map(|i| Store::shard_of(&format!("opsgenie:{i}")))
+            .map(|i| crate::keyspace::of(&format!("opsgenie:{i}")))
             .collect();
         assert!(spread.iter().all(|s| *s < SHARDS));
         assert!(spread.len() > 8, "ids spread over the shards: {spread:?}");

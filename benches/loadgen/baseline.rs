@@ -39,7 +39,7 @@ pub struct Sample {
 
 /// Read the apply of `incident` (applied once, by one webhook) from the service's Redis.
 pub async fn sample(conn: &mut MultiplexedConnection, store: &Store, incident: &str) -> Sample {
-    let shard = Store::shard_of(incident);
+    let shard = breakglass::keyspace::of(incident);
     let key = store.key(shard, &format!("incident:{incident}"));
     let (state, status): (String, String) = redis::cmd("HMGET")
         .arg(&key)

@@ -4,6 +4,24 @@
 use super::chain::{self, Digest};
 use crate::store::{Store, StoreError};
 
+/// `audit.archived`: a shard's entries up to `last_seq` went to `file` and left Redis; the
+/// first entry after them is chained to `last_hash` through the shard's anchor.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Trimmed {
+    pub shard: u16,
+    pub first_seq: u64,
+    pub last_seq: u64,
+    pub last_id: String,
+    pub last_hash: String,
+    pub events: u64,
+    pub file: Option<String>,
+    pub sha256: String,
+}
+
+impl super::Payload for Trimmed {
+    const KIND: &'static str = "audit.archived";
+}
+
 /// Where a shard's chain starts after archival: the last archived entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Anchor {
@@ -214,19 +232,21 @@ pub async fn archive_shard(
             .and_then(super::export::StreamId::next)
             .map(|s| s.to_string())
             .unwrap_or_else(|| last_id.clone());
-        let event = super::Event::loose(
-            "audit.archived",
-            &super::Origin {
-                actor: "breakglass:archive".into(),
-                source: "cli".into(),
-            },
-            None,
-            None,
-            serde_json::json!({"shard": shard, "first_seq": first_seq, "last_seq": last_seq,
-                "last_id": last_id, "last_hash": hex::encode(last_digest), "events": events,
-                "file": name.file_name().map(|n| n.to_string_lossy().into_owned()),
-                "sha256": sha256}),
-        );
+        let archived = Trimmed {
+            shard,
+            first_seq,
+            last_seq,
+            last_id: last_id.clone(),
+            last_hash: hex::encode(last_digest),
+            events,
+            file: name.file_name().map(|n| n.to_string_lossy().into_owned()),
+            sha256: sha256.clone(),
+        };
+        let origin = super::Origin {
+            actor: "breakglass:archive".into(),
+            source: "cli".into(),
+        };
+        let event = super::Event::loose(&origin, None, None, &archived);
         let script = super::script(include_str!("trim.lua"));
         let mut inv = script.prepare_invoke();
         inv.key(super::stream_key(store, shard))

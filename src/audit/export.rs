@@ -70,6 +70,15 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// The payload, if this entry is a `P`: the typed view a reader takes of an event, the same
+    /// type its writer filled.
+    pub fn decode<P: super::Payload>(&self) -> Option<P> {
+        if self.kind != P::KIND {
+            return None;
+        }
+        P::deserialize(&self.data).ok()
+    }
+
     /// The merge order: time, then shard, then sequence.
     fn order(&self) -> (u64, u16, u64) {
         (self.sid.ms, self.shard, self.sid.seq)

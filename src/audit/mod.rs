@@ -21,9 +21,10 @@ pub mod sealer;
 pub mod verify;
 
 use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::incidents::{IncidentId, Status};
+use crate::keyspace::{BindingId, IncidentId};
 use crate::store::{Store, StoreError};
 
 /// The Lua function library every state-changing script is prefixed with.
@@ -74,8 +75,17 @@ impl Origin {
     }
 }
 
-/// One typed event, as the scripts receive it: `[type, at, actor, source, incident, binding,
-/// data]` in a JSON array (see `append.lua`).
+/// An audit event's payload: the Rust type its writer fills and its reader (the review) reads
+/// back, and its wire name. Each part of breakglass defines the events it writes, beside the
+/// code that writes them; a renamed or retyped field is a compile error at every reader, not a
+/// silently emptied review.
+pub trait Payload: Serialize + DeserializeOwned {
+    /// The event's `type` in the stream; fixed forever once written (stored trails keep it).
+    const KIND: &'static str;
+}
+
+/// One event, as the scripts receive it: `[type, at, actor, source, incident, binding, data]`
+/// in a JSON array (see `append.lua`).
 #[derive(Debug, Clone)]
 pub struct Event {
     pub kind: &'static str,
@@ -83,47 +93,45 @@ pub struct Event {
     pub incident: String,
     /// Empty when the event is about no binding.
     pub binding: String,
-    /// The details, already JSON text: serialized once, straight from what the caller has.
+    /// The payload, already JSON text: serialized once, straight from what the caller has.
     pub data: String,
 }
 
 impl Event {
-    pub fn new(
-        kind: &'static str,
+    pub fn new<P: Payload>(
         origin: &Origin,
         incident: &IncidentId,
-        binding: Option<&str>,
-        data: impl Serialize,
+        binding: Option<&BindingId>,
+        payload: &P,
     ) -> Self {
-        Self::loose(kind, origin, Some(incident.to_string()), binding, data)
+        Self::loose(origin, Some(incident.to_string()), binding, payload)
     }
 
     /// An event whose incident may be unknown (a role found in IAM with no binding).
-    pub fn loose(
-        kind: &'static str,
+    pub fn loose<P: Payload>(
         origin: &Origin,
         incident: Option<String>,
-        binding: Option<&str>,
-        data: impl Serialize,
+        binding: Option<&BindingId>,
+        payload: &P,
     ) -> Self {
         Self {
-            kind,
+            kind: P::KIND,
             origin: origin.clone(),
             incident: incident.unwrap_or_default(),
-            binding: binding.unwrap_or_default().to_owned(),
-            // Event data are plain structs and JSON values: serializing them cannot fail.
-            data: serde_json::to_string(&data).unwrap_or_else(|_| "null".into()),
+            binding: binding.map(BindingId::to_string).unwrap_or_default(),
+            // Payloads are plain structs of strings, numbers and times: serializing cannot fail.
+            data: serde_json::to_string(payload).unwrap_or_else(|_| "null".into()),
         }
     }
 
     /// The shard whose stream takes the event: its incident's, else its binding's.
     pub fn shard(&self) -> u16 {
         if self.incident.is_empty() {
-            if let Ok(id) = self.binding.parse::<crate::elevation::model::BindingId>() {
+            if let Ok(id) = self.binding.parse::<BindingId>() {
                 return id.shard();
             }
         }
-        Store::shard_of(&self.incident)
+        crate::keyspace::of(&self.incident)
     }
 
     /// The event as `append.lua` takes it: a JSON array (a tuple serializes as one).
@@ -150,30 +158,6 @@ pub fn encode(events: &[Event], at: DateTime<Utc>) -> String {
 /// Event times: RFC 3339, UTC, milliseconds.
 pub fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
-/// A webhook event that changed (or was checked against) an incident's state.
-#[derive(Debug, Clone, Serialize)]
-pub struct WebhookApplied<'a> {
-    pub incident: &'a IncidentId,
-    pub source: &'static str,
-    /// The provider's event name.
-    pub kind: &'a str,
-    pub occurred_at: DateTime<Utc>,
-    pub received_at: DateTime<Utc>,
-    pub request_id: &'a str,
-    pub status_before: Option<Status>,
-    pub status_after: Status,
-    /// Older than the newest applied event: it could only fill in empty fields.
-    pub stale: bool,
-    /// The responders after the event: emails where known, else tool ids.
-    pub responders: Vec<String>,
-    pub removed_responders: &'a [String],
-    pub dedupe_keys: &'a [String],
-}
-
-impl WebhookApplied<'_> {
-    pub const TYPE: &'static str = "webhook.applied";
 }
 
 /// Up to `count` entries of a stream after the id `after` (exclusive), as stored.
@@ -219,8 +203,7 @@ pub fn anchor_key(store: &Store, shard: u16) -> String {
 
 /// The list of an incident's entry ids.
 pub fn incident_index_key(store: &Store, incident: &IncidentId) -> String {
-    let id = incident.to_string();
-    store.key(Store::shard_of(&id), &format!("incident:{id}:events"))
+    store.key(incident.shard(), &format!("incident:{incident}:events"))
 }
 
 /// Appends events that record no other change: denials, refusals, reconciler findings. If the
@@ -258,15 +241,28 @@ impl AuditLog {
 mod tests {
     use super::*;
 
+    #[derive(Serialize, serde::Deserialize)]
+    struct Denied {
+        rule: String,
+        n: u32,
+    }
+
+    impl Payload for Denied {
+        const KIND: &'static str = "elevation.denied";
+    }
+
     #[test]
     fn events_go_to_the_scripts_as_arrays_of_seven_strings_with_data_as_json_text() {
         let incident: IncidentId = "pagerduty:PFQZPSY".parse().unwrap();
+        let payload = Denied {
+            rule: "not_on_call".into(),
+            n: 1,
+        };
         let e = Event::new(
-            "elevation.denied",
             &Origin::person("alice@example.com"),
             &incident,
             None,
-            serde_json::json!({"rule": "not_on_call", "n": 1}),
+            &payload,
         );
         let at = DateTime::parse_from_rfc3339("2026-11-23T08:00:00.5Z")
             .unwrap()
@@ -284,9 +280,22 @@ mod tests {
                 "api",
                 "pagerduty:PFQZPSY",
                 "",
-                r#"{"n":1,"rule":"not_on_call"}"#,
+                r#"{"rule":"not_on_call","n":1}"#,
             ]
         );
         assert_eq!(encode(&[], at), "[]");
+    }
+
+    #[test]
+    fn an_event_about_no_incident_goes_to_its_bindings_shard() {
+        let incident: IncidentId = "opsgenie:abc".parse().unwrap();
+        let binding = BindingId::new(&incident);
+        let payload = Denied {
+            rule: "x".into(),
+            n: 0,
+        };
+        let e = Event::loose(&Origin::reconciler(), None, Some(&binding), &payload);
+        assert_eq!(e.shard(), incident.shard());
+        assert_eq!(e.binding, binding.as_str());
     }
 }

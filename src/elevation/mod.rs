@@ -1,18 +1,22 @@
 //! Elevation: a responder of an open incident asks for a role from the catalogue and gets a
 //! binding, a scoped AWS IAM role that trusts only them and lapses at its expiry.
 //!
-//! - [`model`]: bindings and their life cycle;
 //! - [`policy`]: the pure decision (incident open, requester on call, role conditions, duration,
 //!   reason, per-person cap);
-//! - [`store`]: bindings in Redis, written atomically with the incident checks;
-//! - [`service`]: request, approve, read and revoke, and the grant/resolve race;
-//! - [`scheduler`]: expiries, approval deadlines and revocations, from a schedule kept in Redis.
+//! - [`service`]: the service's state and errors; its work is in `request.rs` (request and
+//!   decision), `grant.rs` (the IAM grant and the grant/resolve race), `approve.rs` (peer
+//!   approval) and `access.rs` (read and revoke);
+//! - [`events`]: the audit events elevation writes.
+//!
+//! Bindings themselves, their life cycle and their storage are [`crate::bindings`]'; ending them
+//! is [`crate::revocation`]'s.
 
-pub mod model;
+mod access;
+mod approve;
+pub mod events;
+mod grant;
 pub mod policy;
-pub mod scheduler;
+mod request;
 pub mod service;
-pub mod store;
 
-pub use model::{Approval, Binding, BindingId, BindingStatus, EndReason};
 pub use service::{Elevation, ElevationError, ElevationRequest, Requested};

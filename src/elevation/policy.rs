@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::model::Approval;
+use crate::bindings::Approval;
 use crate::config::RoleEntry;
 use crate::incidents::{Incident, Status};
 
@@ -153,10 +153,7 @@ pub fn still_allowed(incident: &Incident, requester: &str, role: &Role) -> Resul
 /// When a grant of `duration` starting at `start` ends; the last instant chrono can hold when
 /// the sum is past it (a duration no role cap allows, but never a panic).
 pub fn expires(start: DateTime<Utc>, duration: Duration) -> DateTime<Utc> {
-    chrono::Duration::from_std(duration)
-        .ok()
-        .and_then(|d| start.checked_add_signed(d))
-        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+    crate::bindings::model::after(start, duration)
 }
 
 /// `"90s"`, `"30m"`, `"1h"`, `"1h30m"`, `"120"` or `120`: from 1 second to the role's cap.

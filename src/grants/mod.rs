@@ -30,7 +30,8 @@ use chrono::{DateTime, Utc};
 pub use error::GrantError;
 
 /// What a revocation did in IAM, step by step: the evidence in `binding.revoked`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Revoked {
     /// When the inline deny of sessions issued before that instant was put on the role: every
     /// session already handed out stopped working then.

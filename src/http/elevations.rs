@@ -13,7 +13,8 @@ use serde::Serialize;
 use super::error::ApiError;
 use super::{AppState, Caller};
 use crate::auth::Principal;
-use crate::elevation::{Binding, BindingId, BindingStatus, ElevationRequest, Requested};
+use crate::bindings::{Binding, BindingId, BindingStatus};
+use crate::elevation::{ElevationRequest, Requested};
 
 /// A binding as the API shows it: the stored binding plus, while it is active, the command that
 /// assumes its role.
@@ -51,10 +52,9 @@ impl From<Binding> for BindingView {
 }
 
 fn binding_id(raw: &str) -> Result<BindingId, ApiError> {
-    raw.parse()
-        .map_err(|e: crate::elevation::model::InvalidBindingId| {
-            ApiError::not_found("not_found", e.to_string())
-        })
+    raw.parse().map_err(|e: crate::bindings::InvalidBindingId| {
+        ApiError::not_found("not_found", e.to_string())
+    })
 }
 
 /// `Server-Timing` for a grant: the time spent in IAM, so that callers and benchmarks can tell

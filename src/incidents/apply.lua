@@ -11,6 +11,8 @@
 -- ARGV[10] binding key prefix (`<prefix>:{<shard>}:binding:`)
 -- ARGV[11] now (ms)        ARGV[12] JSON array of lowercased emails whose bindings end with this
 --                           event (`[revocation] revoke_on_unassign`; `[]` when off or nobody left)
+-- ARGV[13] JSON {"from": [statuses], "to": status}: which binding statuses a revocation moves,
+--          and to what (from the Rust lifecycle table, `bindings::lifecycle::revocation_json`)
 --
 -- When the incident is resolved, every live binding of it moves to `revoking` and is due in the
 -- schedule at once, in this same step: no binding can outlive the resolve unnoticed. Otherwise,
@@ -51,17 +53,27 @@ end
 
 local origin = cjson.decode(ARGV[9])
 
--- Move one live binding to `revoking`, due at once, and say why in the audit trail.
+-- The revocation rule, read only when this event revokes anything.
+local revocation = {to = nil}
+local revocable = {}
+if ARGV[3] == 'resolved' or ARGV[12] ~= '[]' then
+  revocation = cjson.decode(ARGV[13])
+  for _, st in ipairs(revocation.from) do
+    revocable[st] = true
+  end
+end
+
+-- Move one live binding to `revoking` (revocation.to), due at once, and say why in the audit trail.
 local function revoke(id, key, from, reason)
   audit_append(KEYS[4], {'binding.revoking', ARGV[8], origin[1], origin[2], ARGV[4], id,
-    cjson.encode({binding = id, from = from, status = 'revoking', reason = reason})})
-  redis.call('HSET', key, 'status', 'revoking', 'end_reason', reason)
+    cjson.encode({binding = id, from = from, status = revocation.to, reason = reason})})
+  redis.call('HSET', key, 'status', revocation.to, 'end_reason', reason)
   redis.call('HINCRBY', key, 'version', 1)
   redis.call('ZADD', KEYS[6], ARGV[11], id)
 end
 
 local function live(st)
-  return st == 'pending_approval' or st == 'granting' or st == 'active'
+  return st ~= nil and revocable[st] == true
 end
 
 if ARGV[3] == 'resolved' then

@@ -21,10 +21,12 @@ use chrono::{DateTime, Utc};
 use redis::AsyncCommands;
 use tokio::sync::Mutex;
 
+use super::events::{RespondersChanged, StatusChanged, WebhookApplied};
 use super::state::{self, Applied, Directory};
 use super::{Incident, IncidentEvent, IncidentId, Status};
 use crate::audit;
-use crate::store::{fnv1a, Store, StoreError, SHARDS};
+use crate::keyspace::fnv1a;
+use crate::store::{Store, StoreError, SHARDS};
 
 /// Attempts before a compare-and-set under heavy contention gives up (503, the tool retries).
 const MAX_ATTEMPTS: u32 = 16;
@@ -67,6 +69,8 @@ pub struct IncidentStore {
     script: redis::Script,
     dedupe_ttl_secs: u64,
     revoke_on_unassign: bool,
+    /// Which binding statuses the resolve revokes, from the binding lifecycle (`apply.lua`).
+    revocation: String,
     /// Applies to one incident are serialized within the process by a lock stripe, which also
     /// remembers the last incidents it wrote: their next event needs no read first.
     locks: Arc<[Mutex<Recent>]>,
@@ -87,6 +91,7 @@ impl IncidentStore {
             script: audit::script(include_str!("apply.lua")),
             dedupe_ttl_secs: dedupe_ttl.as_secs().max(1),
             revoke_on_unassign: false,
+            revocation: crate::bindings::lifecycle::revocation_json(),
             locks: (0..LOCK_STRIPES)
                 .map(|_| Mutex::new(Recent::default()))
                 .collect(),
@@ -101,14 +106,7 @@ impl IncidentStore {
     }
 
     fn incident_key(&self, id: &IncidentId) -> (u16, String) {
-        let shard = Store::shard_of(&id.to_string());
-        (shard, Self::key_of(&self.store, id))
-    }
-
-    /// The key of an incident's hash (other parts' scripts check its `status` field).
-    pub fn key_of(store: &Store, id: &IncidentId) -> String {
-        let id = id.to_string();
-        store.key(Store::shard_of(&id), &format!("incident:{id}"))
+        (id.shard(), self.store.keys().incident(id))
     }
 
     /// Apply one event atomically (de-duplicate, state machine, write, audit).
@@ -144,65 +142,8 @@ impl IncidentStore {
             let applied = state::apply(current.as_ref(), event, directory, now);
             let incident = &applied.incident;
             let state_json = serde_json::to_string(incident).map_err(|e| corrupt(&key, e))?;
-            let audit_event = audit::WebhookApplied {
-                incident: &event.incident,
-                source: event.incident.source().as_str(),
-                kind: &event.kind,
-                occurred_at: event.occurred_at,
-                received_at: now,
-                request_id,
-                status_before: applied.previous_status,
-                status_after: incident.status,
-                stale: applied.stale,
-                responders: incident
-                    .responders
-                    .iter()
-                    .map(|r| r.email.clone().unwrap_or_else(|| r.tool_id.clone()))
-                    .collect(),
-                removed_responders: &applied.removed_responders,
-                dedupe_keys: &event.dedupe_keys,
-            };
+            let events = audit_events(event, &applied, current.as_ref(), request_id, now);
             let origin = audit::Origin::webhook(event.incident.source().as_str());
-            let mut events = vec![audit::Event::new(
-                audit::WebhookApplied::TYPE,
-                &origin,
-                &event.incident,
-                None,
-                &audit_event,
-            )];
-            if applied.previous_status != Some(incident.status) {
-                events.push(audit::Event::new(
-                    "incident.status_changed",
-                    &origin,
-                    &event.incident,
-                    None,
-                    serde_json::json!({"from": applied.previous_status, "to": incident.status,
-                        "kind": event.kind, "occurred_at": event.occurred_at}),
-                ));
-            }
-            let name = |r: &crate::incidents::Responder| {
-                r.email.clone().unwrap_or_else(|| r.tool_id.clone())
-            };
-            let before: std::collections::BTreeSet<String> = current
-                .iter()
-                .flat_map(|c| c.responders.iter().map(name))
-                .collect();
-            let added: Vec<String> = incident
-                .responders
-                .iter()
-                .map(name)
-                .filter(|n| !before.contains(n))
-                .collect();
-            if !added.is_empty() || !applied.removed_responders.is_empty() {
-                events.push(audit::Event::new(
-                    "incident.responders_changed",
-                    &origin,
-                    &event.incident,
-                    None,
-                    serde_json::json!({"added": added, "removed": applied.removed_responders,
-                        "kind": event.kind, "occurred_at": event.occurred_at}),
-                ));
-            }
             let origin_json = serde_json::json!([origin.actor, origin.source]).to_string();
             let unassigned = if self.revoke_on_unassign {
                 applied.unassigned_emails(current.as_ref())
@@ -216,11 +157,8 @@ impl IncidentStore {
                 .key(self.store.key(shard, "incidents:open"))
                 .key(self.store.key(shard, "incidents:all"))
                 .key(audit::stream_key(&self.store, shard))
-                .key(
-                    self.store
-                        .key(shard, &format!("incident:{}:bindings", event.incident)),
-                )
-                .key(self.store.key(shard, "schedule"));
+                .key(self.store.keys().incident_bindings(&event.incident))
+                .key(self.store.keys().schedule(shard));
             for k in &seen {
                 invocation.key(k);
             }
@@ -234,9 +172,10 @@ impl IncidentStore {
                 .arg(audit::encode(&events, now))
                 .arg(audit::rfc3339(now))
                 .arg(origin_json)
-                .arg(self.store.key(shard, "binding:"))
+                .arg(self.store.keys().binding_prefix(shard))
                 .arg(now.timestamp_millis())
-                .arg(unassigned);
+                .arg(unassigned)
+                .arg(&self.revocation);
             let mut conn = self.store.conn();
             let reply: Vec<redis::Value> =
                 self.store.run(invocation.invoke_async(&mut conn)).await?;
@@ -368,6 +307,64 @@ impl IncidentStore {
         found.truncate(limit);
         Ok(found)
     }
+}
+
+/// What applying `event` records: the webhook, and any change of status or responders.
+fn audit_events(
+    event: &IncidentEvent,
+    applied: &Applied,
+    before: Option<&Incident>,
+    request_id: &str,
+    now: DateTime<Utc>,
+) -> Vec<audit::Event> {
+    let incident = &applied.incident;
+    let name =
+        |r: &crate::incidents::Responder| r.email.clone().unwrap_or_else(|| r.tool_id.clone());
+    let origin = audit::Origin::webhook(event.incident.source().as_str());
+    let webhook = WebhookApplied {
+        incident: event.incident.clone(),
+        source: event.incident.source(),
+        kind: event.kind.clone(),
+        occurred_at: event.occurred_at,
+        received_at: now,
+        request_id: request_id.to_owned(),
+        status_before: applied.previous_status,
+        status_after: incident.status,
+        stale: applied.stale,
+        responders: incident.responders.iter().map(name).collect(),
+        removed_responders: applied.removed_responders.clone(),
+        dedupe_keys: event.dedupe_keys.clone(),
+    };
+    let mut events = vec![audit::Event::new(&origin, &event.incident, None, &webhook)];
+    if applied.previous_status != Some(incident.status) {
+        let changed = StatusChanged {
+            from: applied.previous_status,
+            to: incident.status,
+            kind: event.kind.clone(),
+            occurred_at: event.occurred_at,
+        };
+        events.push(audit::Event::new(&origin, &event.incident, None, &changed));
+    }
+    let previously: std::collections::BTreeSet<String> = before
+        .iter()
+        .flat_map(|c| c.responders.iter().map(name))
+        .collect();
+    let added: Vec<String> = incident
+        .responders
+        .iter()
+        .map(name)
+        .filter(|n| !previously.contains(n))
+        .collect();
+    if !added.is_empty() || !applied.removed_responders.is_empty() {
+        let changed = RespondersChanged {
+            added,
+            removed: applied.removed_responders.clone(),
+            kind: event.kind.clone(),
+            occurred_at: event.occurred_at,
+        };
+        events.push(audit::Event::new(&origin, &event.incident, None, &changed));
+    }
+    events
 }
 
 impl Listing {

@@ -13,7 +13,7 @@ pub async fn events(
     store: &Store,
     incident: &IncidentId,
 ) -> Result<(Vec<Entry>, usize), StoreError> {
-    let shard = Store::shard_of(&incident.to_string());
+    let shard = crate::keyspace::of(&incident.to_string());
     let index = crate::audit::incident_index_key(store, incident);
     let stream = crate::audit::stream_key(store, shard);
     let seal = crate::audit::seal_key(store, shard);

@@ -6,5 +6,6 @@ pub mod render;
 pub use model::Review;
 pub mod build;
 pub mod load;
+pub mod recorded;
 
 pub use build::build;

@@ -12,15 +12,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::MissedTickBehavior;
 
+use super::events::{Requeued, RoleRemoved};
 use super::verdict::{binding_of, judge, RemoveReason, Verdict};
 use crate::audit::{AuditLog, Event, Origin};
-use crate::elevation::model::BindingId;
-use crate::elevation::store::BindingStore;
+use crate::bindings::store::BindingStore;
+use crate::bindings::BindingId;
 use crate::grants::{GrantError, Grants, TAG_INCIDENT};
 use crate::metrics::{Metrics, ReasonLabel};
 use crate::store::{Store, StoreError, SHARDS};
@@ -158,17 +158,17 @@ async fn check_role(
         .map(|b| b.incident.to_string())
         .or_else(|| {
             tags.get(TAG_INCIDENT)
-                .filter(|i| i.parse::<crate::incidents::IncidentId>().is_ok())
+                .filter(|i| i.parse::<crate::keyspace::IncidentId>().is_ok())
                 .cloned()
         });
-    let event = Event::loose(
-        "reconciler.role_removed",
-        &Origin::reconciler(),
-        incident,
-        id.as_ref().map(|id| id.as_str()),
-        json!({"role_name": role, "reason": reason.as_str(), "tags": tags,
-            "binding_status": binding.as_ref().map(|b| b.status), "iam": revoked}),
-    );
+    let removed = RoleRemoved {
+        role_name: role.to_owned(),
+        reason: reason.as_str().to_owned(),
+        tags: tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        binding_status: binding.as_ref().map(|b| b.status),
+        iam: revoked,
+    };
+    let event = Event::loose(&Origin::reconciler(), incident, id.as_ref(), &removed);
     AuditLog::new(bindings.store().clone())
         .append(&[event])
         .await?;
@@ -189,13 +189,11 @@ async fn record_requeue(bindings: &BindingStore, id: &BindingId) -> Result<(), S
         .get(id)
         .await?
         .map(|v| v.binding.incident.to_string());
-    let event = Event::loose(
-        "reconciler.requeued",
-        &Origin::reconciler(),
-        incident,
-        Some(id.as_str()),
-        json!({"binding": id, "why": "revoking but absent from the schedule"}),
-    );
+    let requeued = Requeued {
+        binding: id.clone(),
+        why: "revoking but absent from the schedule".into(),
+    };
+    let event = Event::loose(&Origin::reconciler(), incident, Some(id), &requeued);
     AuditLog::new(bindings.store().clone())
         .append(&[event])
         .await

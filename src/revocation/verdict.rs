@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use crate::elevation::{Binding, BindingId, BindingStatus};
+use crate::bindings::{Binding, BindingId, BindingStatus};
 use crate::grants::{policy, TAG_BINDING, TAG_EXPIRES_AT};
 
 /// Why a role is removed. `as_str` is the `reason` in logs and metrics.
@@ -94,7 +94,7 @@ pub fn judge(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::elevation::Approval;
+    use crate::bindings::Approval;
 
     const ID: &str = "3abcdefgh2345677";
 

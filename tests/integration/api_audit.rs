@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use breakglass::store::Store;
 use chrono::{SecondsFormat, Utc};
 use reqwest::StatusCode;
 
@@ -89,7 +88,10 @@ fn incidents(lines: &[serde_json::Value]) -> Vec<&str> {
 #[tokio::test]
 async fn the_admin_exports_every_applied_webhook_in_time_order_across_shards() {
     let (app, _) = with_history().await;
-    let shards: Vec<u16> = [A, B, C].iter().map(|i| Store::shard_of(i)).collect();
+    let shards: Vec<u16> = [A, B, C]
+        .iter()
+        .map(|i| breakglass::keyspace::of(i))
+        .collect();
     assert!(
         shards[0] != shards[1] && shards[1] != shards[2] && shards[0] != shards[2],
         "the test wants three shards: {shards:?}"

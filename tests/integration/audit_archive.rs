@@ -172,7 +172,7 @@ async fn a_bad_time_or_a_broken_chain_archives_nothing() {
 
     // Delete an old entry: archive refuses, trims nothing.
     let total = app.audit_entries().len();
-    let shard = breakglass::store::Store::shard_of("pagerduty:PFQZPSY");
+    let shard = breakglass::keyspace::of("pagerduty:PFQZPSY");
     let key = app.store().key(shard, "audit");
     let ids: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
         .arg(&key)

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use breakglass::audit::{chain, sealer, verify};
 use breakglass::secret::Secret;
-use breakglass::store::Store;
 use reqwest::StatusCode;
 
 use crate::elevation_support::resolve_body;
@@ -29,7 +28,7 @@ async fn with_sealed_history() -> (TestApp, String) {
     let report = app.until_sealed().await;
     assert!(report.is_intact(), "{report:?}");
     assert!(report.sealed() >= 5, "{report:?}");
-    let stream = app.store().key(Store::shard_of(INCIDENT), "audit");
+    let stream = app.store().key(breakglass::keyspace::of(INCIDENT), "audit");
     (app, stream)
 }
 
@@ -120,7 +119,7 @@ async fn an_untouched_trail_verifies_with_the_cli_and_every_event_carries_its_ch
                 .map(|(k, v)| (k.clone(), v.as_bytes().to_vec()))
                 .collect(),
         };
-        let digest = chain::digest(&prev, Store::shard_of(INCIDENT), &raw);
+        let digest = chain::digest(&prev, breakglass::keyspace::of(INCIDENT), &raw);
         assert_eq!(seal[0], ("h".to_string(), hex::encode(digest)));
         assert!(chain::seal_matches(
             AUDIT_KEY.as_bytes(),
@@ -213,7 +212,7 @@ async fn cutting_off_the_newest_entries_and_their_seals_is_caught() {
 #[tokio::test]
 async fn history_rewritten_with_recomputed_digests_fails_the_keyed_seal() {
     let (app, stream) = with_sealed_history().await;
-    let shard = Store::shard_of(INCIDENT);
+    let shard = breakglass::keyspace::of(INCIDENT);
     let target = entries(&app, &stream)[0].0.clone();
     rewrite(&app, &stream, |id, fields| {
         if id == target {
@@ -264,7 +263,9 @@ async fn when_the_audit_append_fails_the_change_fails_and_nothing_is_written() {
     let app = TestApp::start().await;
     // Break the sequence counter of the incident's shard: INCR, the first write of every
     // audited step, now fails as Redis itself refuses it.
-    let seq = app.store().key(Store::shard_of(INCIDENT), "audit:seq");
+    let seq = app
+        .store()
+        .key(breakglass::keyspace::of(INCIDENT), "audit:seq");
     let _: () = redis::cmd("SET")
         .arg(&seq)
         .arg("not-a-number")
@@ -298,7 +299,7 @@ async fn when_the_audit_append_fails_the_change_fails_and_nothing_is_written() {
 #[tokio::test]
 async fn after_a_key_rotation_old_seals_still_check_and_sealing_goes_on() {
     let (app, _) = with_sealed_history().await;
-    let shard = Store::shard_of(INCIDENT);
+    let shard = breakglass::keyspace::of(INCIDENT);
     // The service is "restarted" with a new key: keep its sealer (old key) off the shard.
     let _: () = redis::cmd("SET")
         .arg(app.store().key(shard, "audit:sealer"))

@@ -45,7 +45,7 @@ impl Set {
     fn master_of(&self, incident: &str) -> u16 {
         match self {
             Set::Cluster(cluster) => {
-                let shard = breakglass::store::Store::shard_of(incident);
+                let shard = breakglass::keyspace::of(incident);
                 cluster.master_of_slot(cluster.slot_of(&format!("bgtest:{{{shard}}}:x")))
             }
             Set::Sentinel(set) => set.master(),
@@ -298,12 +298,12 @@ async fn the_sentinel_master_killed_under_webhooks_and_elevations_through_three_
 /// nothing.
 #[tokio::test]
 async fn a_worker_whose_due_work_failed_hands_its_lease_back() {
-    use breakglass::elevation::store::BindingStore;
+    use breakglass::bindings::store::BindingStore;
     use chrono::{TimeDelta, Utc};
 
     let app = TestApp::start().await;
     let bindings = BindingStore::new(app.store());
-    let id: breakglass::elevation::model::BindingId = "3abcdefghjkmnpqr".parse().expect("an id");
+    let id: breakglass::bindings::BindingId = "3abcdefghjkmnpqr".parse().expect("an id");
     let schedule = "bgtest:{3}:schedule";
     let score = |app: &TestApp| -> Option<i64> {
         redis::cmd("ZSCORE")

@@ -51,7 +51,7 @@ async fn the_whole_lifecycle_runs_on_a_three_master_cluster() {
 
 #[tokio::test]
 async fn the_reconciler_walks_every_shard_on_the_master_that_holds_it() {
-    use breakglass::elevation::store::BindingStore;
+    use breakglass::bindings::store::BindingStore;
     use breakglass::store::{Store, SHARDS};
 
     let cluster = RedisCluster::start();
@@ -95,14 +95,13 @@ async fn the_reconciler_walks_every_shard_on_the_master_that_holds_it() {
 async fn a_master_killed_under_a_stream_of_webhooks_loses_nothing_acknowledged() {
     use crate::elevation_support::Elev;
     use crate::harness::ADMIN_TOKEN;
-    use breakglass::store::Store;
     use reqwest::{Method, StatusCode};
 
     let mut cluster = RedisCluster::start();
     let (e, id) = Elev::start_elsewhere(&cluster_url(&cluster), "wait_replicas = 1").await;
 
     // The master that holds the incident's shard, and so alice's binding.
-    let shard = Store::shard_of("pagerduty:PFQZPSY");
+    let shard = breakglass::keyspace::of("pagerduty:PFQZPSY");
     let slot = cluster.slot_of(&format!("bgtest:{{{shard}}}:x"));
     let old = cluster.master_of_slot(slot);
 

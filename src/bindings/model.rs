@@ -1,85 +1,22 @@
 //! Bindings: one person's grant of one role on one incident, from request to revocation.
 
-use std::fmt;
-use std::str::FromStr;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::incidents::IncidentId;
-use crate::store::{Store, SHARDS};
 
-/// A binding's id: 16 lowercase base-32 characters, the first naming the incident's shard in
-/// hex, so that the binding is found from its id alone and lives in its incident's shard.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct BindingId(String);
+pub use crate::keyspace::{BindingId, InvalidBindingId};
 
-const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz234567";
-
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("a binding id is 16 lowercase letters and digits, as returned by POST /v1/elevations")]
-pub struct InvalidBindingId;
-
-impl BindingId {
-    /// A fresh id in the shard of `incident`.
-    pub fn new(incident: &IncidentId) -> Self {
-        let shard = Store::shard_of(&incident.to_string());
-        let mut id = format!("{shard:x}");
-        while id.len() < 16 {
-            id.push(char::from(ALPHABET[fastrand::usize(..ALPHABET.len())]));
-        }
-        Self(id)
-    }
-
-    pub fn shard(&self) -> u16 {
-        // Validated at construction: the first character is a hex digit below SHARDS.
-        u16::from_str_radix(&self.0[..1], 16).unwrap_or(0)
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
+/// `start + duration`: an expiry or a deadline, saturating rather than overflowing.
+pub fn after(start: DateTime<Utc>, duration: std::time::Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(duration)
+        .ok()
+        .and_then(|d| start.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
-impl FromStr for BindingId {
-    type Err = InvalidBindingId;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let shard_ok = s
-            .get(..1)
-            .and_then(|c| u16::from_str_radix(c, 16).ok())
-            .is_some_and(|n| n < SHARDS);
-        let body_ok = s.len() == 16
-            && s.bytes()
-                .all(|b| ALPHABET.contains(&b) || b.is_ascii_digit());
-        if shard_ok && body_ok {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(InvalidBindingId)
-        }
-    }
-}
-
-impl TryFrom<String> for BindingId {
-    type Error = InvalidBindingId;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        s.parse()
-    }
-}
-
-impl From<BindingId> for String {
-    fn from(id: BindingId) -> String {
-        id.0
-    }
-}
-
-impl fmt::Display for BindingId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// Where a binding is in its life. CONTRACT.md fixes these names.
+/// Where a binding is in its life. The HTTP API's contract fixes these names; which status
+/// follows which is [`super::lifecycle`]'s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BindingStatus {
@@ -92,6 +29,15 @@ pub enum BindingStatus {
 }
 
 impl BindingStatus {
+    pub const ALL: [BindingStatus; 6] = [
+        Self::PendingApproval,
+        Self::Granting,
+        Self::Active,
+        Self::Revoking,
+        Self::Revoked,
+        Self::Failed,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             BindingStatus::PendingApproval => "pending_approval",
@@ -104,16 +50,7 @@ impl BindingStatus {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            Self::PendingApproval,
-            Self::Granting,
-            Self::Active,
-            Self::Revoking,
-            Self::Revoked,
-            Self::Failed,
-        ]
-        .into_iter()
-        .find(|st| st.as_str() == s)
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
     }
 
     /// Still holds, or may still come to hold, access.
@@ -140,6 +77,16 @@ pub enum EndReason {
 }
 
 impl EndReason {
+    pub const ALL: [EndReason; 7] = [
+        Self::Expired,
+        Self::IncidentResolved,
+        Self::RevokedByHolder,
+        Self::RevokedByAdmin,
+        Self::ApprovalExpired,
+        Self::GrantFailed,
+        Self::Unassigned,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             EndReason::Expired => "expired",
@@ -153,17 +100,7 @@ impl EndReason {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            Self::Expired,
-            Self::IncidentResolved,
-            Self::RevokedByHolder,
-            Self::RevokedByAdmin,
-            Self::ApprovalExpired,
-            Self::GrantFailed,
-            Self::Unassigned,
-        ]
-        .into_iter()
-        .find(|r| r.as_str() == s)
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
     }
 }
 

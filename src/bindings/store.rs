@@ -17,9 +17,10 @@
 use chrono::{DateTime, Utc};
 use redis::AsyncCommands;
 
+use super::lifecycle;
 use super::model::{Binding, BindingId, BindingStatus, EndReason};
 use crate::audit;
-use crate::incidents::{IncidentId, IncidentStore};
+use crate::keyspace::IncidentId;
 use crate::store::{Store, StoreError, SHARDS};
 
 /// A binding as read, with the version to compare against when writing it back.
@@ -59,12 +60,12 @@ pub enum Schedule {
 
 #[derive(Clone)]
 pub struct BindingStore {
-    store: Store,
+    pub(super) store: Store,
     create: redis::Script,
     update: redis::Script,
-    claim: redis::Script,
-    release: redis::Script,
-    requeue: redis::Script,
+    pub(super) claim: redis::Script,
+    pub(super) release: redis::Script,
+    pub(super) requeue: redis::Script,
 }
 
 impl BindingStore {
@@ -83,8 +84,8 @@ impl BindingStore {
         &self.store
     }
 
-    fn key(&self, id: &BindingId) -> String {
-        self.store.key(id.shard(), &format!("binding:{id}"))
+    pub(super) fn key(&self, id: &BindingId) -> String {
+        self.store.keys().binding(id)
     }
 
     fn holder_key(&self, b: &Binding) -> String {
@@ -95,13 +96,11 @@ impl BindingStore {
     }
 
     pub fn schedule_key(&self, shard: u16) -> String {
-        self.store.key(shard, "schedule")
+        self.store.keys().schedule(shard)
     }
 
     fn bindings_key(&self, incident: &IncidentId) -> String {
-        let shard = Store::shard_of(&incident.to_string());
-        self.store
-            .key(shard, &format!("incident:{incident}:bindings"))
+        self.store.keys().incident_bindings(incident)
     }
 
     fn subject_key(&self, email: &str) -> String {
@@ -122,7 +121,7 @@ impl BindingStore {
         now: DateTime<Utc>,
     ) -> Result<CreateOutcome, StoreError> {
         let shard = binding.id.shard();
-        let incident_key = IncidentStore::key_of(&self.store, &binding.incident);
+        let incident_key = self.store.keys().incident(&binding.incident);
         let mut inv = self.create.prepare_invoke();
         inv.key(incident_key)
             .key(self.bindings_key(&binding.incident))
@@ -136,7 +135,8 @@ impl BindingStore {
             .arg(binding.status.as_str())
             .arg(due.timestamp_millis())
             .arg(audit::encode(events, now))
-            .arg(self.store.key(shard, "binding:"));
+            .arg(self.store.keys().binding_prefix(shard))
+            .arg(lifecycle::revocation_json());
         let mut conn = self.store.conn();
         let reply: Vec<String> = self.store.run(inv.invoke_async(&mut conn)).await?;
         let outcome = match reply.first().map(String::as_str) {
@@ -181,7 +181,7 @@ impl BindingStore {
         inv.key(self.key(&next.id))
             .key(self.schedule_key(shard))
             .key(audit::stream_key(&self.store, shard))
-            .key(IncidentStore::key_of(&self.store, &next.incident))
+            .key(self.store.keys().incident(&next.incident))
             .key(self.holder_key(next))
             .arg(current.version)
             .arg(to_json(next)?)
@@ -226,12 +226,11 @@ impl BindingStore {
             .await?;
         let Some(state) = state else { return Ok(None) };
         let mut binding: Binding = serde_json::from_str(&state).map_err(|e| corrupt(&key, e))?;
-        if let Some(status) = status.as_deref().and_then(BindingStatus::parse) {
-            binding.status = status;
-        }
-        if let Some(reason) = reason.as_deref().and_then(EndReason::parse) {
-            binding.end_reason = Some(reason);
-        }
+        lifecycle::overlay(
+            &mut binding,
+            status.as_deref().and_then(BindingStatus::parse),
+            reason.as_deref().and_then(EndReason::parse),
+        );
         Ok(Some(Versioned {
             binding,
             version: version.unwrap_or(0),
@@ -245,7 +244,7 @@ impl BindingStore {
         role: &str,
         email: &str,
     ) -> Result<Option<Versioned>, StoreError> {
-        let shard = Store::shard_of(&incident.to_string());
+        let shard = incident.shard();
         let key = self.store.key(
             shard,
             &format!("holder:{incident}:{role}:{}", email.to_ascii_lowercase()),
@@ -256,11 +255,11 @@ impl BindingStore {
             return Ok(None);
         };
         // A binding on its way out is not "held": a new request makes a new binding, as
-        // create.lua decides too.
+        // create.lua decides too, from the same list.
         Ok(self
             .get(&id)
             .await?
-            .filter(|v| v.binding.status.is_live() && v.binding.status != BindingStatus::Revoking))
+            .filter(|v| lifecycle::revocable().contains(&v.binding.status)))
     }
 
     /// Every binding of an incident, oldest request first.
@@ -308,140 +307,6 @@ impl BindingStore {
             let _: () = self.store.run(conn.srem(&index, ended)).await?;
         }
         Ok(live)
-    }
-
-    /// Binding ids due by `now` in one shard, at most `limit`.
-    pub async fn due(
-        &self,
-        shard: u16,
-        now: DateTime<Utc>,
-        limit: usize,
-    ) -> Result<Vec<BindingId>, StoreError> {
-        let mut conn = self.store.conn();
-        let ids: Vec<String> = self
-            .store
-            .run(conn.zrangebyscore_limit(
-                self.schedule_key(shard),
-                "-inf",
-                now.timestamp_millis(),
-                0,
-                limit as isize,
-            ))
-            .await?;
-        Ok(ids.iter().filter_map(|id| id.parse().ok()).collect())
-    }
-
-    /// Lease a due entry until `until` (see `claim.lua`).
-    /// Returns when the entry was due, if this worker got it.
-    pub async fn claim(
-        &self,
-        id: &BindingId,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let mut inv = self.claim.prepare_invoke();
-        inv.key(self.schedule_key(id.shard()))
-            .arg(id.as_str())
-            .arg(now.timestamp_millis())
-            .arg(until.timestamp_millis());
-        let mut conn = self.store.conn();
-        let due: i64 = self.store.run(inv.invoke_async(&mut conn)).await?;
-        Ok((due >= 0).then(|| DateTime::from_timestamp_millis(due).unwrap_or(now)))
-    }
-
-    /// Hand back the lease on `id` taken until `lease_end`: the entry comes due again at
-    /// `retry` (see `release.lua`). Returns whether it was put back.
-    pub async fn release(
-        &self,
-        id: &BindingId,
-        lease_end: DateTime<Utc>,
-        retry: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        let mut inv = self.release.prepare_invoke();
-        inv.key(self.schedule_key(id.shard()))
-            .arg(id.as_str())
-            .arg(lease_end.timestamp_millis())
-            .arg(retry.timestamp_millis());
-        let mut conn = self.store.conn();
-        let put_back: i64 = self.store.run(inv.invoke_async(&mut conn)).await?;
-        Ok(put_back == 1)
-    }
-
-    /// Schedule entries of one shard that are due by `now` and not done: the backlog.
-    pub async fn due_count(&self, shard: u16, now: DateTime<Utc>) -> Result<u64, StoreError> {
-        let mut conn = self.store.conn();
-        self.store
-            .run(conn.zcount(self.schedule_key(shard), "-inf", now.timestamp_millis()))
-            .await
-    }
-
-    /// Drop an entry that needs no work.
-    pub async fn unschedule(&self, id: &BindingId) -> Result<(), StoreError> {
-        let mut conn = self.store.conn();
-        self.store
-            .run(conn.zrem(self.schedule_key(id.shard()), id.as_str()))
-            .await
-    }
-
-    /// Put every binding of `shard` that is `revoking` but absent from the schedule back in
-    /// it, due `now` (see `requeue.lua`); returns their ids. Such a binding would otherwise never
-    /// be revoked: only the schedule drives revocations. Walks the shard's binding keys with
-    /// SCAN, so it costs one pass over every binding ever made: for the reconciler, not hot paths.
-    pub async fn requeue_stuck(
-        &self,
-        shard: u16,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<BindingId>, StoreError> {
-        // The prefix is validated to letters, digits and `-_.:`: nothing a glob would read.
-        let prefix = self.store.key(shard, "binding:");
-        let mut conn = self.store.conn();
-        let mut requeued = Vec::new();
-        let mut cursor: u64 = 0;
-        loop {
-            let (next, keys): (u64, Vec<String>) = self
-                .store
-                .query_in_shard(
-                    shard,
-                    redis::cmd("SCAN")
-                        .arg(cursor)
-                        .arg("MATCH")
-                        .arg(format!("{prefix}*"))
-                        .arg("COUNT")
-                        .arg(500),
-                )
-                .await?;
-            let ids: Vec<BindingId> = keys
-                .iter()
-                .filter_map(|k| k.strip_prefix(&prefix)?.parse().ok())
-                .collect();
-            let mut pipe = redis::pipe();
-            for id in &ids {
-                pipe.hget(self.key(id), "status");
-            }
-            let statuses: Vec<Option<String>> = if ids.is_empty() {
-                Vec::new()
-            } else {
-                self.store.run(pipe.query_async(&mut conn)).await?
-            };
-            for (id, status) in ids.into_iter().zip(statuses) {
-                if status.as_deref() != Some(BindingStatus::Revoking.as_str()) {
-                    continue;
-                }
-                let mut inv = self.requeue.prepare_invoke();
-                inv.key(self.key(&id))
-                    .key(self.schedule_key(shard))
-                    .arg(id.as_str())
-                    .arg(now.timestamp_millis());
-                let added: i64 = self.store.run(inv.invoke_async(&mut conn)).await?;
-                if added == 1 {
-                    requeued.push(id);
-                }
-            }
-            if next == 0 {
-                return Ok(requeued);
-            }
-            cursor = next;
-        }
     }
 
     pub const SHARDS: u16 = SHARDS;

@@ -7,6 +7,8 @@
 -- ARGV[1] expected incident version  ARGV[2] binding id  ARGV[3] binding JSON  ARGV[4] status
 -- ARGV[5] due (ms)  ARGV[6] audit events (JSON array, see audit/append.lua)
 -- ARGV[7] binding key prefix (`<prefix>:{<shard>}:binding:`)
+-- ARGV[8] JSON {"from": [statuses], ...}: the statuses in which a person holds a binding, the
+--         same a revocation moves (`bindings::lifecycle::revocation_json`)
 --
 -- Returns {'created'}, {'exists', id}, {'incident_not_found'}, {'incident_not_open'} or {'conflict'}.
 
@@ -24,8 +26,10 @@ end
 local existing = redis.call('GET', KEYS[3])
 if existing then
   local held = redis.call('HGET', ARGV[7] .. existing, 'status')
-  if held == 'pending_approval' or held == 'granting' or held == 'active' then
-    return {'exists', existing}
+  for _, st in ipairs(cjson.decode(ARGV[8]).from) do
+    if held == st then
+      return {'exists', existing}
+    end
   end
 end
 
