@@ -4,7 +4,7 @@
 #   docker run --rm -p 8080:8080 -e BREAKGLASS_REDIS_URL=redis://<redis-host>:6379 breakglass
 #
 # The default command serves the demo config (public demo secrets): mount your own config and
-# point `serve --config` at it for anything real. See README.md, "Docker".
+# point `serve --config` at it for anything real. See docs/deployment/docker.md.
 
 # --- build -----------------------------------------------------------------------------------
 FROM rust:1-bookworm AS builder
