@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::incidents::IncidentId;
+use crate::keyspace::IncidentId;
 
 pub use crate::keyspace::{BindingId, InvalidBindingId};
 

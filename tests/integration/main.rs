@@ -14,6 +14,7 @@ mod api_oidc;
 mod audit_archive;
 mod audit_chain;
 mod authz_matrix;
+mod bindings_lua;
 mod cli;
 mod config_startup;
 mod elevation;
