@@ -220,7 +220,7 @@ fn location(response: &reqwest::Response) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// The error shape of CONTRACT.md.
+/// The API's one error shape (docs/api.md).
 #[derive(Deserialize)]
 struct ErrorBody {
     error: ErrorDetail,

@@ -62,7 +62,7 @@ pub enum Decision {
     Deny(Denial),
 }
 
-/// The rule that failed. Each maps to one CONTRACT.md error code.
+/// The rule that failed. Each maps to one of the API's error codes (docs/api.md).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Denial {
     #[error("the incident is resolved; access ends with the incident")]

@@ -3,8 +3,9 @@
 //!
 //! One role per binding, under the configured path (`/breakglass/`), trusted only by the
 //! responder's principal, carrying the role template's policy, optional managed policies and
-//! permissions boundary, and tags naming incident, responder, binding and expiry (CONTRACT.md,
-//! "AWS IAM shape of a grant"). Two properties matter more than the rest:
+//! permissions boundary, and tags naming incident, responder, binding and expiry (the book's
+//! docs/configuration/roles.md, "What breakglass adds to every grant"). Two properties matter
+//! more than the rest:
 //!
 //! - Every Allow statement, and the trust policy, carries `DateLessThan aws:CurrentTime` at the
 //!   binding's expiry ([`policy`]). Access lapses on its own even if breakglass and Redis are

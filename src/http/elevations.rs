@@ -1,4 +1,5 @@
-//! The elevation endpoints of CONTRACT.md: request, read, approve and revoke a binding.
+//! The elevation endpoints of the HTTP API (docs/api.md): request, read, approve and revoke a
+//! binding.
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};

@@ -11,7 +11,7 @@ use super::error::ApiError;
 use super::{AppState, Caller};
 use crate::incidents::{Incident, IncidentId, Listing, Responder, Status};
 
-/// The API view of an incident (CONTRACT.md).
+/// The API view of an incident (docs/api.md).
 #[derive(Debug, Serialize)]
 pub struct IncidentView {
     pub id: String,

@@ -1,6 +1,6 @@
 //! The HTTP edge: the router, shared state, middleware (request ids, tracing) and the handlers
 //! for webhooks, the responder API and operations. Handlers are thin: they authenticate, call a
-//! service, and map its result to CONTRACT.md's answers.
+//! service, and map its result to the answers of the HTTP API (docs/api.md).
 
 mod audit;
 mod elevations;
@@ -58,7 +58,7 @@ pub struct Shared {
     pub incidents: IncidentStore,
     pub intake: Arc<Intake>,
     pub elevation: Arc<Elevation>,
-    /// Elevation requests per person: at least 30 a minute get through (CONTRACT.md).
+    /// Elevation requests per person: at least 30 a minute get through (the HTTP API promises it: docs/api.md).
     pub elevation_limiter: Arc<DefaultKeyedRateLimiter<String>>,
     pub api_auth: Arc<ApiAuth>,
     pub metrics: Arc<Metrics>,

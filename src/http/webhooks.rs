@@ -1,5 +1,6 @@
 //! `POST /webhooks/{source}`: read the body under the size limit, hand it to the intake service,
-//! answer as CONTRACT.md says (202 applied, 200 duplicate or ignored, 4xx refused, 503 store down).
+//! answer as the HTTP API (docs/api.md) says (202 applied, 200 duplicate or ignored, 4xx refused,
+//! 503 store down).
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
