@@ -173,3 +173,6 @@ pub fn summary(e: &Entry) -> String {
         Recorded::Other => e.kind.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests;
