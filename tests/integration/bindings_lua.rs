@@ -81,6 +81,19 @@ fn binding(incident: &IncidentId, status: BindingStatus) -> Binding {
     }
 }
 
+/// Fresh stores on their own Redis, and an open incident `pagerduty:<native>`.
+async fn opened(native: &str) -> (Stores, IncidentId) {
+    let s = stores(RedisServer::start());
+    let incident = IncidentId::new(Source::Pagerduty, native).expect("an id");
+    let t0 = Utc::now() - chrono::Duration::seconds(1);
+    let open = event(&incident, Status::Open, "incident.triggered", t0);
+    s.incidents
+        .apply(&open, &Nobody, "r1", t0)
+        .await
+        .expect("open");
+    (s, incident)
+}
+
 /// Record one binding in every status on `incident` (open), each due an hour from now.
 async fn one_in_every_status(s: &Stores, incident: &IncidentId) -> Vec<(BindingStatus, BindingId)> {
     let mut made = Vec::new();
@@ -100,18 +113,8 @@ async fn one_in_every_status(s: &Stores, incident: &IncidentId) -> Vec<(BindingS
 
 #[tokio::test]
 async fn the_resolve_script_moves_exactly_the_statuses_the_table_moves() {
-    let s = stores(RedisServer::start());
-    let incident: IncidentId = "pagerduty:LUA1".parse().unwrap();
+    let (s, incident) = opened("LUA1").await;
     let t0 = Utc::now();
-    s.incidents
-        .apply(
-            &event(&incident, Status::Open, "incident.triggered", t0),
-            &Nobody,
-            "r1",
-            t0,
-        )
-        .await
-        .expect("open");
     let made = one_in_every_status(&s, &incident).await;
     let t1 = t0 + chrono::Duration::seconds(1);
     s.incidents
@@ -148,18 +151,7 @@ async fn the_resolve_script_moves_exactly_the_statuses_the_table_moves() {
 
 #[tokio::test]
 async fn a_person_holds_a_binding_in_exactly_the_revocable_statuses() {
-    let s = stores(RedisServer::start());
-    let incident: IncidentId = "pagerduty:LUA2".parse().unwrap();
-    let t0 = Utc::now();
-    s.incidents
-        .apply(
-            &event(&incident, Status::Open, "incident.triggered", t0),
-            &Nobody,
-            "r1",
-            t0,
-        )
-        .await
-        .expect("open");
+    let (s, incident) = opened("LUA2").await;
     for (status, first) in one_in_every_status(&s, &incident).await {
         // A second request for the same role by the same person (any case of the email).
         let mut again = binding(&incident, BindingStatus::Granting);
@@ -194,18 +186,7 @@ async fn a_person_holds_a_binding_in_exactly_the_revocable_statuses() {
 
 #[tokio::test]
 async fn the_reconciler_requeues_exactly_the_revoking_bindings_missing_from_the_schedule() {
-    let s = stores(RedisServer::start());
-    let incident: IncidentId = "pagerduty:LUA3".parse().unwrap();
-    let t0 = Utc::now();
-    s.incidents
-        .apply(
-            &event(&incident, Status::Open, "incident.triggered", t0),
-            &Nobody,
-            "r1",
-            t0,
-        )
-        .await
-        .expect("open");
+    let (s, incident) = opened("LUA3").await;
     let made = one_in_every_status(&s, &incident).await;
     for (_, id) in &made {
         s.bindings.unschedule(id).await.expect("unschedule");

@@ -7,10 +7,10 @@ use super::*;
 use crate::audit::export::StreamId;
 use crate::bindings::events::Change;
 use crate::bindings::{Approval, Binding, BindingId, BindingStatus, EndReason};
-use BindingStatus as S;
 use crate::incidents::state::{self, Directory};
 use crate::incidents::{IncidentEvent, IncidentId, Source, Status, ToolUser, Transition};
 use crate::review::{build, render};
+use BindingStatus as S;
 
 struct Nobody;
 
