@@ -9,3 +9,6 @@ pub mod load;
 pub mod recorded;
 
 pub use build::build;
+
+#[cfg(test)]
+mod tests;
