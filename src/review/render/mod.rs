@@ -3,8 +3,9 @@
 //! Every piece of text in a review may come from a webhook or a user, so each format escapes
 //! it its own way: CSV cells are quoted by the `csv` crate and guarded against formula
 //! injection ([`csv`]), Markdown table cells and fences cannot be broken out of
-//! ([`markdown`]), and HTML and its SVG timeline are escaped everywhere ([`html`],
-//! [`timeline`]); the page has no scripts and loads nothing.
+//! ([`markdown`]), and the HTML page and its SVG timeline are written with maud, which
+//! escapes every value it splices in ([`html`], [`timeline`]); the page has no scripts and
+//! loads nothing.
 //!
 //! The Markdown and HTML reports show the same tables: each is built once, as
 //! [`tables::Table`]s and field lists of typed [`tables::Cell`]s, and each format only escapes

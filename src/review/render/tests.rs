@@ -258,6 +258,70 @@ fn hostile() -> Review {
     r
 }
 
+/// Markup that must come out as text wherever it is put.
+const MARKUP: &str = "<b x=\"1\" y='2'>&amp;</b>";
+/// [`MARKUP`] as HTML text or a double-quoted attribute value.
+const MARKUP_ESCAPED: &str = "&lt;b x=&quot;1&quot; y='2'&gt;&amp;amp;&lt;/b&gt;";
+
+/// The sample with every piece of text it shows set to `s`.
+fn everywhere(s: &str) -> Review {
+    let mut r = sample();
+    let i = &mut r.incident;
+    for field in [&mut i.id, &mut i.source, &mut i.status] {
+        *field = s.into();
+    }
+    for field in [&mut i.title, &mut i.service, &mut i.priority] {
+        *field = Some(s.into());
+    }
+    i.link = Some(format!("https://example.com/{s}"));
+    i.teams = vec![s.into()];
+    i.responders = vec![s.into()];
+    i.former_responders = vec![s.into()];
+    for p in &mut r.lifecycle {
+        p.status = s.into();
+        p.kind = s.into();
+    }
+    for b in &mut r.bindings {
+        for field in [
+            &mut b.id,
+            &mut b.role,
+            &mut b.requester,
+            &mut b.principal_arn,
+            &mut b.reason,
+            &mut b.role_name,
+            &mut b.status,
+        ] {
+            *field = s.into();
+        }
+        for field in [
+            &mut b.approved_by,
+            &mut b.policy,
+            &mut b.permissions_boundary,
+            &mut b.role_arn,
+            &mut b.end_reason,
+            &mut b.ended_by,
+            &mut b.how,
+        ] {
+            *field = Some(s.into());
+        }
+        b.managed_policies = vec![s.into()];
+    }
+    for e in &mut r.events {
+        for field in [
+            &mut e.at,
+            &mut e.kind,
+            &mut e.actor,
+            &mut e.binding,
+            &mut e.summary,
+        ] {
+            *field = s.into();
+        }
+        e.hash = Some(s.into());
+    }
+    r.chain.verify_with = s.into();
+    r
+}
+
 fn empty() -> Review {
     let opened = t(9, 0, 0, 0);
     Review {
@@ -432,7 +496,8 @@ fn html_is_self_contained_and_escaped() {
     assert!(!html.contains("\"><img") && !html.contains("'><svg"));
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
     assert!(html.contains("&quot;&gt;&lt;img src=x onerror=alert(1)&gt;"));
-    assert!(html.contains("&#39;&gt;&lt;svg onload=alert(1)&gt;"));
+    // maud leaves `'` as is: every attribute it writes is in double quotes.
+    assert!(html.contains("'&gt;&lt;svg onload=alert(1)&gt;"));
     assert_eq!(
         html.matches("<g class=\"binding\"").count(),
         r.bindings.len()
@@ -534,4 +599,81 @@ fn an_empty_review_renders_in_every_format() {
     assert_eq!(html.matches("<g class=\"binding\"").count(), 0);
     assert!(!html.contains(">resolved</text>"));
     assert!(html.ends_with("</html>\n"));
+}
+
+#[test]
+fn html_and_svg_escape_every_piece_of_text() {
+    let html = html(&everywhere(MARKUP));
+    assert!(!html.contains("<b "), "markup came through unescaped");
+    assert!(!html.contains("&amp;</b>"));
+    let svg = &html[html.find("<svg").unwrap()..html.find("</svg>").unwrap()];
+    for (part, expected) in [
+        (
+            "the page title",
+            format!("<title>Access review: {MARKUP_ESCAPED}</title>"),
+        ),
+        (
+            "a heading",
+            format!("<h3>{MARKUP_ESCAPED} for {MARKUP_ESCAPED} "),
+        ),
+        ("a table cell", format!("<td>{MARKUP_ESCAPED}</td>")),
+        (
+            "a monospace cell",
+            format!("<span class=\"mono\">{MARKUP_ESCAPED}</span>"),
+        ),
+        (
+            "a hash's tooltip",
+            format!("<code title=\"{MARKUP_ESCAPED}\">"),
+        ),
+        (
+            "the link",
+            format!("<a href=\"https://example.com/{MARKUP_ESCAPED}\""),
+        ),
+        (
+            "a policy",
+            format!("<pre class=\"policy\">{MARKUP_ESCAPED}</pre>"),
+        ),
+        ("the command", format!("<code>{MARKUP_ESCAPED}</code>")),
+    ] {
+        assert!(html.contains(&expected), "{part}: no {expected}");
+    }
+    for (part, expected) in [
+        (
+            "the label",
+            format!("aria-label=\"Timeline of incident {MARKUP_ESCAPED} and"),
+        ),
+        (
+            "a lane's binding",
+            format!("data-binding=\"{MARKUP_ESCAPED}\""),
+        ),
+        (
+            "a lane's tooltip",
+            format!("<title>{MARKUP_ESCAPED} · {MARKUP_ESCAPED}</title>"),
+        ),
+        (
+            "a phase's tooltip",
+            format!("<title>{MARKUP_ESCAPED} from 2024-05-01T"),
+        ),
+    ] {
+        assert!(svg.contains(&expected), "{part}: no {expected}");
+    }
+    // A status that is not ours styles as "other": its text never becomes a class.
+    assert!(html.contains(&format!(
+        "<span class=\"badge s-other\">{MARKUP_ESCAPED}</span>"
+    )));
+    assert!(!html.contains("class=\"badge &lt;"));
+}
+
+#[test]
+fn every_svg_element_is_closed() {
+    // In an HTML page an SVG `<rect ...>` is not void: one left open swallows what follows.
+    let html = html(&sample());
+    let svg = &html[html.find("<svg").unwrap()..html.find("</svg>").unwrap()];
+    for tag in ["rect", "line", "text", "g", "title", "pattern", "defs"] {
+        let opened =
+            svg.matches(&format!("<{tag} ")).count() + svg.matches(&format!("<{tag}>")).count();
+        assert_eq!(opened, svg.matches(&format!("</{tag}>")).count(), "<{tag}>");
+        assert!(opened > 0, "{tag}");
+    }
+    assert!(!svg.contains("/>"));
 }
