@@ -146,3 +146,72 @@ pub enum Approval {
     /// Another responder of the same incident must approve.
     Peer,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_and_end_reasons_keep_their_wire_names_and_read_back() {
+        // The API, the stored hash fields and the scripts all use these names.
+        let statuses: Vec<&str> = BindingStatus::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(
+            statuses,
+            [
+                "pending_approval",
+                "granting",
+                "active",
+                "revoking",
+                "revoked",
+                "failed"
+            ]
+        );
+        for s in BindingStatus::ALL {
+            assert_eq!(BindingStatus::parse(s.as_str()), Some(s));
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+        let reasons: Vec<&str> = EndReason::ALL.iter().map(|r| r.as_str()).collect();
+        assert_eq!(
+            reasons,
+            [
+                "expired",
+                "incident_resolved",
+                "revoked_by_holder",
+                "revoked_by_admin",
+                "approval_expired",
+                "grant_failed",
+                "unassigned"
+            ]
+        );
+        for r in EndReason::ALL {
+            assert_eq!(EndReason::parse(r.as_str()), Some(r));
+            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
+        }
+        assert_eq!(BindingStatus::parse("Active"), None);
+        assert_eq!(EndReason::parse(""), None);
+    }
+
+    #[test]
+    fn live_means_holding_or_about_to_hold_or_on_the_way_out() {
+        let live: Vec<BindingStatus> = BindingStatus::ALL
+            .into_iter()
+            .filter(|s| s.is_live())
+            .collect();
+        use BindingStatus::*;
+        assert_eq!(live, [PendingApproval, Granting, Active, Revoking]);
+    }
+
+    #[test]
+    fn after_saturates_instead_of_overflowing() {
+        let start = DateTime::<Utc>::MAX_UTC - chrono::Duration::seconds(1);
+        assert_eq!(
+            after(start, std::time::Duration::from_secs(3600)),
+            DateTime::<Utc>::MAX_UTC
+        );
+        let t0 = DateTime::<Utc>::UNIX_EPOCH;
+        assert_eq!(
+            after(t0, std::time::Duration::from_secs(90)),
+            t0 + chrono::Duration::seconds(90)
+        );
+    }
+}
