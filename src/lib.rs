@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod review;
 pub mod revocation;
 pub mod secret;
+pub mod startup;
 pub mod store;
 pub mod telemetry;
 pub mod webhooks;

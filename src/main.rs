@@ -14,7 +14,7 @@ fn main() -> ExitCode {
     match cli.command {
         cli::Command::Serve { config } => {
             let logs = breakglass::telemetry::init();
-            let result = Config::load(&config)
+            let result = breakglass::startup::load(&config)
                 .map_err(|e| format!("invalid config {}: {e}", config.display()))
                 .and_then(|config| {
                     let runtime = tokio::runtime::Runtime::new()
@@ -32,7 +32,7 @@ fn main() -> ExitCode {
         }
         cli::Command::CheckConfig { config } => {
             // Everything `serve` reads before it listens, including a JWKS file.
-            let checked = Config::load(&config)
+            let checked = breakglass::startup::load(&config)
                 .and_then(|c| breakglass::auth::ApiAuth::from_config(&c.auth).map(drop));
             match checked {
                 Ok(()) => {
@@ -95,8 +95,8 @@ fn main() -> ExitCode {
 fn operator_store(
     path: &std::path::Path,
 ) -> Result<(Config, breakglass::store::Store, tokio::runtime::Runtime), ExitCode> {
-    let config =
-        Config::load(path).map_err(|e| fail(&format!("invalid config {}: {e}", path.display())))?;
+    let config = breakglass::startup::load(path)
+        .map_err(|e| fail(&format!("invalid config {}: {e}", path.display())))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -179,7 +179,7 @@ fn archive(path: &std::path::Path, before: &str, dir: &std::path::Path, trim: bo
 
 /// `breakglass audit verify --archive FILE...`.
 fn verify_files(path: &std::path::Path, files: &[std::path::PathBuf], json: bool) -> ExitCode {
-    let config = match Config::load(path) {
+    let config = match breakglass::startup::load(path) {
         Ok(c) => c,
         Err(e) => return fail(&format!("invalid config {}: {e}", path.display())),
     };

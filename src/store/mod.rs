@@ -4,7 +4,8 @@
 //! One [`Store`] handle over three topologies, one file each: a single Redis (`standalone.rs`),
 //! a Redis Cluster (`cluster.rs`) and the master that Redis Sentinel names (`sentinel.rs`). The
 //! rest of the crate never sees which one it has. `wait.rs` makes every scripted write wait for
-//! replicas when `redis.wait_replicas` asks for it; `tls.rs` reads the certificates.
+//! replicas when `redis.wait_replicas` asks for it; `tls.rs` reads the certificates. At load,
+//! [`check_config`] judges the `[redis]` settings that only the store understands.
 
 mod cluster;
 mod sentinel;
@@ -19,7 +20,7 @@ use prometheus_client::metrics::counter::Counter;
 use redis::aio::{ConnectionLike, ConnectionManager};
 use redis::{Cmd, Pipeline, RedisFuture, Value};
 
-use crate::config;
+use crate::config::{self, ConfigError};
 
 pub use crate::keyspace::SHARDS;
 pub use cluster::{cluster_nodes, LazyCluster};
@@ -147,6 +148,38 @@ impl Store {
     pub fn prefix(&self) -> &str {
         &self.prefix
     }
+}
+
+/// The `[redis]` settings only the store can judge, checked at load so that a bad one stops
+/// start-up instead of failing every request: that `redis.url` is a URL of one of the three
+/// topologies (told apart as [`Store::connect`] tells them apart), and the `tls_*` files.
+/// Errors never show the URL: it may carry a password.
+pub fn check_config(cfg: &config::Redis) -> Result<(), ConfigError> {
+    let url = cfg.url.expose();
+    let sentinel = sentinel_target(url);
+    if let Some(Err(_)) = sentinel {
+        return Err(ConfigError::new(
+            "redis.url",
+            "not a Redis Sentinel URL; list the sentinels and name the master like redis+sentinel://user:password@s1:26379,s2:26379/mymaster",
+        ));
+    }
+    match cluster_nodes(url) {
+        Some(Ok(_)) => {}
+        Some(Err(_)) => {
+            return Err(ConfigError::new(
+                "redis.url",
+                "not a Redis Cluster URL; list the seed nodes like redis+cluster://user:password@host1:6379,host2:6379",
+            ))
+        }
+        None if sentinel.is_none() && !standalone::is_url(url) => {
+            return Err(ConfigError::new(
+                "redis.url",
+                "not a Redis URL; write it like redis://host:6379, redis://user:password@host:6379/0, rediss://... for TLS or redis+cluster://host1:6379,host2:6379",
+            ));
+        }
+        None => {}
+    }
+    tls::check_files(cfg)
 }
 
 /// `[user:password@]h1:p1,h2:p2`: the credentials with their `@` (or nothing), and the hosts.

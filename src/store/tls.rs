@@ -1,9 +1,12 @@
 //! TLS to Redis, in every topology: the crypto provider rustls needs, the PEM files of the
-//! `redis.tls_*` settings.
+//! `redis.tls_*` settings, and their check at load.
 
-use crate::config;
+use crate::config::{self, ConfigError};
 
 use super::StoreError;
+
+/// The URL schemes that mean TLS; the `tls_*` files make sense only with one of them.
+const TLS_SCHEMES: [&str; 4] = ["rediss", "valkeys", "rediss+cluster", "rediss+sentinel"];
 
 /// Make aws-lc-rs rustls' process-wide crypto provider unless one is set already. rustls is
 /// built with both aws-lc-rs (the AWS SDK) and ring (reqwest), so it cannot pick one by itself
@@ -39,4 +42,56 @@ pub(super) fn certificates(cfg: &config::Redis) -> Result<redis::TlsCertificates
         client_tls,
         root_cert,
     })
+}
+
+/// The `tls_*` files: only with a `rediss://` URL, cert and key together, all readable.
+/// Errors never show the URL: it may carry a password.
+pub(super) fn check_files(r: &config::Redis) -> Result<(), ConfigError> {
+    match (&r.tls_cert_file, &r.tls_key_file) {
+        (Some(_), None) => {
+            return Err(ConfigError::new(
+                "redis.tls_key_file",
+                "set it together with redis.tls_cert_file: mutual TLS needs both the client certificate and its key",
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(ConfigError::new(
+                "redis.tls_cert_file",
+                "set it together with redis.tls_key_file: mutual TLS needs both the client certificate and its key",
+            ))
+        }
+        _ => {}
+    }
+    let files = [
+        ("redis.tls_ca_file", &r.tls_ca_file),
+        ("redis.tls_cert_file", &r.tls_cert_file),
+        ("redis.tls_key_file", &r.tls_key_file),
+    ];
+    let scheme = r
+        .url
+        .expose()
+        .trim_start()
+        .split("://")
+        .next()
+        .unwrap_or("");
+    let is_tls_url = TLS_SCHEMES.iter().any(|s| scheme.eq_ignore_ascii_case(s));
+    for (key, file) in files {
+        let Some(path) = file else { continue };
+        if !is_tls_url {
+            return Err(ConfigError::new(
+                key,
+                "TLS settings need a rediss:// URL in redis.url (redis:// is plain text)",
+            ));
+        }
+        if let Err(e) = std::fs::read(path) {
+            return Err(ConfigError::new(
+                key,
+                format!(
+                    "cannot read `{}`: {e}; point it at a PEM file",
+                    path.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
