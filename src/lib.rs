@@ -17,6 +17,7 @@ pub mod http;
 pub mod incidents;
 pub mod keyspace;
 pub mod metrics;
+pub mod ops;
 pub mod review;
 pub mod revocation;
 pub mod secret;
