@@ -13,7 +13,9 @@
 use std::path::Path;
 
 use crate::config::{Config, ConfigError};
-use crate::{directory, grants, store};
+use crate::directory;
+use crate::grants;
+use crate::store;
 
 /// Read a config file (with the environment overrides) and check all of it.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
