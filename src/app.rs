@@ -46,6 +46,7 @@ impl ShutdownHandle {
 impl AppState {
     /// Wire every part together from a validated config. Connects to Redis lazily.
     pub async fn build(config: Config) -> anyhow::Result<AppState> {
+        crate::startup::check(&config)?;
         Ok(Self::assemble(config).await?.0)
     }
 
@@ -101,8 +102,11 @@ impl AppState {
 }
 
 impl App {
-    /// Bind the listener (port 0 picks a free one) and start serving.
+    /// Bind the listener (port 0 picks a free one) and start serving. The config's own checks
+    /// ran when it was parsed; the checks of the parts that use it run here, before anything
+    /// starts ([`crate::startup::check`]).
     pub async fn build(config: Config) -> anyhow::Result<App> {
+        crate::startup::check(&config)?;
         let listener = TcpListener::bind(config.server.listen).await.map_err(|e| {
             anyhow::anyhow!(
                 "cannot listen on {} ({e}); pick a free address in [server] listen or BREAKGLASS_LISTEN",

@@ -4,9 +4,9 @@
 //! An email inside a webhook payload is never taken as identity; only this directory maps a tool's
 //! user to a breakglass subject.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use crate::config::ResponderEntry;
+use crate::config::{ConfigError, ResponderEntry};
 use crate::incidents::state::Directory;
 use crate::incidents::{Source, ToolUser};
 
@@ -62,6 +62,51 @@ pub fn tool_key(source: Source, configured: &str) -> Result<(Field, String), Str
     Ok((field, value))
 }
 
+/// The `[[responders]]` tool ids, checked at load: each is one [`tool_key`] takes, and no two
+/// entries would match the same tool user (compared as matching compares them: trimmed,
+/// ignoring ASCII case, per field), since the directory could not tell who that user is.
+pub fn check_config(entries: &[ResponderEntry]) -> Result<(), ConfigError> {
+    let mut taken = HashSet::new();
+    for (i, entry) in entries.iter().enumerate() {
+        for (tool, source, id) in tool_ids(entry) {
+            let Some(id) = id else { continue };
+            let key = format!("responders[{i}].{tool}");
+            let matched_on = match tool_key(source, id) {
+                Ok(matched_on) => matched_on,
+                Err(why) => {
+                    let fix = format!("`{id}` {why}; write the person's id in {tool}");
+                    return Err(ConfigError::new(key, fix));
+                }
+            };
+            if !taken.insert((source, matched_on)) {
+                return Err(ConfigError::new(
+                    key,
+                    format!("`{id}` already belongs to another responder; each tool id maps to one person, so fix the directory before starting"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An entry's tool ids: the config key, the source it names a user of, the configured value.
+fn tool_ids(entry: &ResponderEntry) -> [(&'static str, Source, Option<&str>); 4] {
+    [
+        ("pagerduty", Source::Pagerduty, entry.pagerduty.as_deref()),
+        ("opsgenie", Source::Opsgenie, entry.opsgenie.as_deref()),
+        (
+            "grafana_oncall",
+            Source::GrafanaOncall,
+            entry.grafana_oncall.as_deref(),
+        ),
+        (
+            "grafana_incident",
+            Source::GrafanaIncident,
+            entry.grafana_incident.as_deref(),
+        ),
+    ]
+}
+
 /// How a configured tool id and the value a tool reports are both compared: trimmed, ASCII
 /// lower-cased. One function for both sides, so that they cannot drift apart.
 fn normalize(value: &str) -> String {
@@ -95,12 +140,7 @@ impl ResponderDirectory {
                 email: entry.email.trim().to_owned(),
                 aws_principal: entry.aws_principal.clone(),
             });
-            for (source, id) in [
-                (Source::Pagerduty, &entry.pagerduty),
-                (Source::Opsgenie, &entry.opsgenie),
-                (Source::GrafanaOncall, &entry.grafana_oncall),
-                (Source::GrafanaIncident, &entry.grafana_incident),
-            ] {
+            for (_, source, id) in tool_ids(entry) {
                 if let (Source::GrafanaOncall, Some(id)) = (source, id) {
                     if looks_like_oncall_user_id(id) {
                         tracing::warn!(
@@ -110,9 +150,8 @@ impl ResponderDirectory {
                         );
                     }
                 }
-                // Validation has refused empty values and collisions before this runs.
-                if let Some((field, value)) = id.as_deref().and_then(|id| tool_key(source, id).ok())
-                {
+                // `check_config` has refused empty values and collisions before this runs.
+                if let Some((field, value)) = id.and_then(|id| tool_key(source, id).ok()) {
                     dir.by_tool_id.insert((source, field, value), index);
                 }
             }

@@ -1,7 +1,8 @@
 //! Command-line interface of the `breakglass` binary: the operator commands (`serve`,
-//! `check-config`, `hash-token`), which `main` runs itself, and the responder commands
-//! (`elevate`, `incidents`, `approve`, `status`, `revoke`), which talk to a running service over
-//! its HTTP API through [`client`] and print what [`output`] formats.
+//! `check-config`, `hash-token`, `audit verify`/`archive`), which the library runs
+//! (`breakglass::ops`), and the responder commands (`elevate`, `incidents`, `approve`, `status`,
+//! `revoke`), which talk to a running service over its HTTP API through [`client`] and print
+//! what [`output`] formats.
 //!
 //! The responder commands are written for someone in an outage: every failure is one line on
 //! standard error that says what happened and what to do, and the token never appears in any

@@ -3,8 +3,13 @@
 //! `BREAKGLASS_REDIS_URL`, `BREAKGLASS_REDIS_PREFIX`, `BREAKGLASS_AWS_ENDPOINT_URL`).
 //!
 //! Everything is validated at load time; a bad config never starts. Errors name the key and the
-//! fix in one line. Secret-valued settings accept a literal, `{ env = "VAR" }` or `{ file = "path" }`
-//! and are resolved while loading, so a missing variable is reported against its key.
+//! fix in one line. Secret-valued settings accept a literal, `{ env = "VAR" }` or
+//! `{ file = "path" }` and are resolved while loading, so a missing variable is reported against
+//! its key.
+//!
+//! The config is a leaf (it uses only `secret` and `keyspace`): it checks what it can judge by
+//! itself, and the parts that use a value check the rest; `startup` loads a config and runs
+//! both.
 
 mod duration;
 mod sections;
@@ -33,8 +38,9 @@ impl ConfigError {
 }
 
 impl Config {
-    /// Read, parse, override from the environment and validate a config file.
-    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    /// Read, parse, override from the environment and validate a config file, as far as the
+    /// config can by itself: `startup::load` is the whole check.
+    pub(crate) fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             ConfigError::new(
                 "(file)",
@@ -50,7 +56,9 @@ impl Config {
         Ok(config)
     }
 
-    /// Parse and validate TOML text without environment overrides (tests and tools use this).
+    /// Parse and validate TOML text without environment overrides (tests and tools use this), as
+    /// far as the config can by itself; `App::build` runs the rest of the checks before it
+    /// starts anything, `startup::from_toml_str` runs them right away.
     pub fn from_toml_str(text: &str) -> Result<Config, ConfigError> {
         let config = Self::parse(text)?;
         config.validate()?;

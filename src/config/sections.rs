@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::ConfigDuration;
+use crate::keyspace::Source;
 use crate::secret::Secret;
 
 /// An address or a CIDR block: `"10.0.0.0/8"`, `"192.0.2.7"`, `"2001:db8::/32"`.
@@ -259,8 +260,7 @@ impl Default for SourceSection {
 
 impl Sources {
     /// The section of `source`, if that source is enabled.
-    pub fn get(&self, source: crate::incidents::Source) -> Option<&SourceSection> {
-        use crate::incidents::Source;
+    pub fn get(&self, source: Source) -> Option<&SourceSection> {
         match source {
             Source::Pagerduty => self.pagerduty.as_ref(),
             Source::GrafanaIncident => self.grafana_incident.as_ref(),

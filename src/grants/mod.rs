@@ -28,6 +28,8 @@ pub mod policy;
 
 use chrono::{DateTime, Utc};
 
+use crate::config::{ConfigError, RoleEntry};
+
 pub use error::GrantError;
 
 /// What a revocation did in IAM, step by step: the evidence in `binding.revoked`.
@@ -85,4 +87,16 @@ pub struct GrantSpec<'a> {
 pub struct Granted {
     pub role_arn: String,
     pub role_name: String,
+}
+
+/// Every role's policy, checked at load: it must be one a grant can bound in time, so a bad
+/// template fails start-up instead of every grant of that role (a 502 in an outage). The same
+/// check the grant runs ([`policy::with_expiry`]).
+pub fn check_config(roles: &[RoleEntry]) -> Result<(), ConfigError> {
+    const FIX: &str = r#"write it like {"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["rds:Describe*"],"Resource":"*"}]}"#;
+    for (i, role) in roles.iter().enumerate() {
+        policy::with_expiry(&role.policy, Utc::now())
+            .map_err(|e| ConfigError::new(format!("roles[{i}].policy"), format!("{e}; {FIX}")))?;
+    }
+    Ok(())
 }
