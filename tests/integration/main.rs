@@ -11,6 +11,7 @@ mod redis_sentinel;
 mod api_audit;
 mod api_incidents;
 mod api_oidc;
+mod architecture;
 mod audit_archive;
 mod audit_chain;
 mod authz_matrix;
