@@ -76,9 +76,9 @@ impl Config {
             let key = e.path().to_string();
             let message = e.inner().message().trim().to_owned();
             let fix = if message.starts_with("unknown field") {
-                "; remove it or correct its spelling (see the config reference in README.md)"
+                "; remove it or correct its spelling (see the configuration reference: docs/configuration/index.md)"
             } else if message.starts_with("missing field") {
-                "; add it (see the config reference in README.md)"
+                "; add it (see the configuration reference: docs/configuration/index.md)"
             } else {
                 ""
             };

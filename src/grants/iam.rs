@@ -223,8 +223,8 @@ impl Grants {
         match denied {
             Ok(_) => done.sessions_denied_before = Some(now),
             // The service's policy may allow PutRolePolicy only on roles with the permissions
-            // boundary (README); a role made behind its back lacks it. Removing the role still
-            // takes away everything it grants, so carry on rather than leave it.
+            // boundary (docs/deployment/aws.md); a role made behind its back lacks it. Removing
+            // the role still takes away everything it grants, so carry on rather than leave it.
             Err(e) if e.code() == Some("AccessDenied") => {
                 tracing::warn!(role = %role_name, "cannot put the session-ending deny (AccessDenied); removing the role anyway");
             }

@@ -180,7 +180,7 @@ const UNAUTHENTICATED: Outcome = (401, Some("unauthenticated"));
 /// bob (responder of another incident; token and JWT) and the admins (token and JWT) get. Every
 /// caller without valid credentials (none, random bearer, malformed, `alg: none`, forged,
 /// expired) gets `401 unauthenticated` on every row. Found by reading src/http/*.rs,
-/// src/elevation/service.rs and the README's error tables.
+/// src/elevation/ and the error tables of the book's HTTP API page (docs/api.md).
 #[rustfmt::skip]
 const TABLE: &[(Endpoint, State, Outcome, Outcome, Outcome)] = &[
     //  endpoint                    state                 responder     other        admin
@@ -842,8 +842,8 @@ async fn webhook_refusals(app: &TestApp, obs: &mut Observer<'_>, mismatches: &mu
     }
 }
 
-/// `/healthz`, `/readyz` and `/metrics` answer without any token, by design (README, "Security
-/// model > Everywhere": unauthenticated, restrict them at the proxy): orchestrators' liveness
+/// `/healthz`, `/readyz` and `/metrics` answer without any token, by design (the book's security
+/// model, docs/security/index.md: unauthenticated, restrict them at the proxy): orchestrators' liveness
 /// and readiness probes and Prometheus scrapers carry no bearer token, and none of the three
 /// shows incident, binding or person data. A bogus token changes nothing either: these routes
 /// do not read `Authorization`. Nothing changes in Redis or IAM.
