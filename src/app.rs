@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::directory::ResponderDirectory;
 use crate::elevation::policy::Role;
 use crate::elevation::Elevation;
-use crate::grants::Grants;
+use crate::grants::Accounts;
 use crate::http::{self, AppState, Shared};
 use crate::incidents::IncidentStore;
 use crate::metrics::Metrics;
@@ -52,7 +52,7 @@ impl AppState {
 
     /// [`AppState::build`], also handing back the IAM adapter and the revoker for the
     /// background tasks.
-    async fn assemble(config: Config) -> anyhow::Result<(AppState, Grants, Arc<Revoker>)> {
+    async fn assemble(config: Config) -> anyhow::Result<(AppState, Accounts, Arc<Revoker>)> {
         let metrics = Arc::new(Metrics::new());
         let store = Store::connect(&config.redis, metrics.redis_errors.clone())?;
         let incidents = IncidentStore::new(store.clone(), config.redis.dedupe_ttl.into())
@@ -65,7 +65,8 @@ impl AppState {
             directory.clone(),
             kick.clone(),
         ));
-        let grants = Grants::from_config(&config.aws).await;
+        let accounts =
+            Accounts::from_config(&config.aws, metrics.account_credentials.clone()).await;
         let per_minute = std::num::NonZeroU32::new(config.elevation.requests_per_minute)
             .unwrap_or(std::num::NonZeroU32::MIN);
         let elevation_limiter = Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute)));
@@ -73,14 +74,14 @@ impl AppState {
         let bindings = BindingStore::new(store.clone());
         let revoker = Arc::new(Revoker::new(
             bindings.clone(),
-            grants.clone(),
+            accounts.clone(),
             metrics.clone(),
             kick,
         ));
         let elevation = Arc::new(Elevation::new(
             bindings,
             incidents.clone(),
-            grants.clone(),
+            accounts.clone(),
             roles,
             directory,
             &config.elevation,
@@ -97,7 +98,7 @@ impl AppState {
             api_auth,
             metrics,
         });
-        Ok((state, grants, revoker))
+        Ok((state, accounts, revoker))
     }
 }
 
@@ -114,7 +115,8 @@ impl App {
             )
         })?;
         let addr = listener.local_addr()?;
-        let (state, grants, revoker) = AppState::assemble(config).await?;
+        let (state, accounts, revoker) = AppState::assemble(config).await?;
+        live_bindings_have_accounts(&BindingStore::new(state.store.clone()), &accounts).await?;
         let (stop, mut stopped) = watch::channel(false);
         let scheduler = tokio::spawn(worker::run(
             revoker,
@@ -122,7 +124,7 @@ impl App {
             stop.subscribe(),
         ));
         let reconciler = Reconciler::new(
-            grants,
+            accounts,
             BindingStore::new(state.store.clone()),
             state.store.clone(),
             state.config.revocation.reconcile_interval.into(),
@@ -174,4 +176,29 @@ impl App {
         self.sealer.await?;
         Ok(())
     }
+}
+
+/// Refuse to start when a live binding's account is no longer in the catalogue: its role could
+/// then never be revoked. If Redis cannot be read yet the check is skipped with a warning; the
+/// revocation of such a binding fails (and is retried) naming the account.
+async fn live_bindings_have_accounts(
+    bindings: &BindingStore,
+    accounts: &Accounts,
+) -> anyhow::Result<()> {
+    let live = match bindings.scheduled_accounts().await {
+        Ok(live) => live,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the live bindings' accounts at start-up; not checked");
+            return Ok(());
+        }
+    };
+    for (account, count) in live {
+        if accounts.get(&account).is_none() {
+            anyhow::bail!(
+                "account `{account}` holds {count} live binding(s) but is not in [[aws.accounts]]; \
+                 put it back until they end (breakglass revokes them there), then remove it"
+            );
+        }
+    }
+    Ok(())
 }

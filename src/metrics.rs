@@ -59,6 +59,23 @@ pub struct Metrics {
     /// `breakglass_audit_seal_errors_total`: sealing passes that failed (Redis, or a replica
     /// whose `[audit] key` differs from the one the newest seal was made with).
     pub audit_seal_errors: Counter,
+    /// `breakglass_account_credentials_total{account, outcome}`: granter-role sessions the
+    /// service started (`ok`) or failed to start (`error`), by account.
+    pub account_credentials: Family<AccountOutcomeLabels, Counter>,
+    /// `breakglass_account_errors_total{account}`: grants, revocations and reconciler reads that
+    /// failed in an account (IAM there, or its granter role); revocations are retried.
+    pub account_errors: Family<AccountLabel, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AccountLabel {
+    pub account: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AccountOutcomeLabels {
+    pub account: String,
+    pub outcome: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -166,8 +183,22 @@ impl Metrics {
             "Revocations finished, by why the binding ended",
             revocations.clone(),
         );
+        let account_credentials = Family::<AccountOutcomeLabels, Counter>::default();
+        registry.register(
+            "account_credentials",
+            "Granter-role sessions started (ok) or refused (error), by account",
+            account_credentials.clone(),
+        );
+        let account_errors = Family::<AccountLabel, Counter>::default();
+        registry.register(
+            "account_errors",
+            "Grants, revocations and reconciler reads that failed in an account",
+            account_errors.clone(),
+        );
         Self {
             registry,
+            account_credentials,
+            account_errors,
             audit_sealed,
             audit_seal_errors,
             revocation_lag,

@@ -111,6 +111,10 @@ pub struct Binding {
     pub id: BindingId,
     pub incident: IncidentId,
     pub role: String,
+    /// The account the role is granted in, by its catalogue name. Bindings made before there
+    /// were accounts read as `default`: the service's own account.
+    #[serde(default = "own_account")]
+    pub account: String,
     /// The requester's email.
     pub subject: String,
     pub principal_arn: String,
@@ -135,6 +139,10 @@ pub struct Binding {
     #[serde(default)]
     pub attempts: u32,
     pub last_error: Option<String>,
+}
+
+fn own_account() -> String {
+    crate::keyspace::OWN_ACCOUNT.to_owned()
 }
 
 /// A role's approval tier.

@@ -3,12 +3,14 @@
 //! [`super::store`] for the key). The revocation worker polls it and leases due entries; a worker
 //! that dies mid-way loses nothing, since its lease lapses and the entry comes due again.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use redis::AsyncCommands;
 
 use super::model::{BindingId, BindingStatus};
 use super::store::BindingStore;
-use crate::store::StoreError;
+use crate::store::{StoreError, SHARDS};
 
 impl BindingStore {
     /// Binding ids due by `now` in one shard, at most `limit`.
@@ -74,6 +76,42 @@ impl BindingStore {
         self.store
             .run(conn.zcount(self.schedule_key(shard), "-inf", now.timestamp_millis()))
             .await
+    }
+
+    /// The accounts of the bindings on the schedule (every live one: pending, granting,
+    /// active or revoking), with how many each: what start-up compares with the catalogue.
+    pub async fn scheduled_accounts(&self) -> Result<BTreeMap<String, usize>, StoreError> {
+        #[derive(serde::Deserialize)]
+        struct AccountOf {
+            #[serde(default = "own_account")]
+            account: String,
+        }
+        fn own_account() -> String {
+            crate::keyspace::OWN_ACCOUNT.to_owned()
+        }
+        let mut accounts = BTreeMap::new();
+        let mut conn = self.store.conn();
+        for shard in 0..SHARDS {
+            let ids: Vec<String> = self
+                .store
+                .run(conn.zrange(self.schedule_key(shard), 0, -1))
+                .await?;
+            let ids: Vec<BindingId> = ids.iter().filter_map(|id| id.parse().ok()).collect();
+            for chunk in ids.chunks(500) {
+                let mut pipe = redis::pipe();
+                for id in chunk {
+                    pipe.hget(self.key(id), "state");
+                }
+                let states: Vec<Option<String>> =
+                    self.store.run(pipe.query_async(&mut conn)).await?;
+                for state in states.iter().flatten() {
+                    if let Ok(of) = serde_json::from_str::<AccountOf>(state) {
+                        *accounts.entry(of.account).or_insert(0) += 1;
+                    }
+                }
+            }
+        }
+        Ok(accounts)
     }
 
     /// Drop an entry that needs no work.

@@ -20,7 +20,7 @@ use redis::AsyncCommands;
 use super::lifecycle;
 use super::model::{Binding, BindingId, BindingStatus, EndReason};
 use crate::audit;
-use crate::keyspace::IncidentId;
+use crate::keyspace::{IncidentId, OWN_ACCOUNT};
 use crate::store::{Store, StoreError, SHARDS};
 
 /// A binding as read, with the version to compare against when writing it back.
@@ -88,11 +88,16 @@ impl BindingStore {
         self.store.keys().binding(id)
     }
 
-    fn holder_key(&self, b: &Binding) -> String {
-        let shard = b.id.shard();
-        let who = b.subject.to_ascii_lowercase();
+    /// Who holds a live binding of a role on an incident, in an account. The service's own
+    /// account keeps the key bindings had before there were accounts.
+    fn holder_key(&self, incident: &IncidentId, role: &str, account: &str, email: &str) -> String {
+        let who = email.to_ascii_lowercase();
+        let role = match account {
+            OWN_ACCOUNT => role.to_owned(),
+            other => format!("{role}@{other}"),
+        };
         self.store
-            .key(shard, &format!("holder:{}:{}:{who}", b.incident, b.role))
+            .key(incident.shard(), &format!("holder:{incident}:{role}:{who}"))
     }
 
     pub fn schedule_key(&self, shard: u16) -> String {
@@ -125,7 +130,12 @@ impl BindingStore {
         let mut inv = self.create.prepare_invoke();
         inv.key(incident_key)
             .key(self.bindings_key(&binding.incident))
-            .key(self.holder_key(binding))
+            .key(self.holder_key(
+                &binding.incident,
+                &binding.role,
+                &binding.account,
+                &binding.subject,
+            ))
             .key(self.key(&binding.id))
             .key(self.schedule_key(shard))
             .key(audit::stream_key(&self.store, shard))
@@ -182,7 +192,7 @@ impl BindingStore {
             .key(self.schedule_key(shard))
             .key(audit::stream_key(&self.store, shard))
             .key(self.store.keys().incident(&next.incident))
-            .key(self.holder_key(next))
+            .key(self.holder_key(&next.incident, &next.role, &next.account, &next.subject))
             .arg(current.version)
             .arg(to_json(next)?)
             .arg(next.status.as_str())
@@ -242,13 +252,10 @@ impl BindingStore {
         &self,
         incident: &IncidentId,
         role: &str,
+        account: &str,
         email: &str,
     ) -> Result<Option<Versioned>, StoreError> {
-        let shard = incident.shard();
-        let key = self.store.key(
-            shard,
-            &format!("holder:{incident}:{role}:{}", email.to_ascii_lowercase()),
-        );
+        let key = self.holder_key(incident, role, account, email);
         let mut conn = self.store.conn();
         let id: Option<String> = self.store.run(conn.get(key)).await?;
         let Some(id) = id.and_then(|id| id.parse::<BindingId>().ok()) else {

@@ -19,6 +19,7 @@ use std::path::Path;
 
 pub use duration::ConfigDuration;
 pub use sections::*;
+pub use validate::OWN_ACCOUNT;
 
 /// A config that cannot be used, with the key at fault and what to do about it.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

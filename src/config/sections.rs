@@ -135,6 +135,32 @@ pub struct Aws {
     pub region: String,
     pub endpoint_url: Option<String>,
     pub role_path: String,
+    /// The catalogue of accounts grants may be made in (docs/deployment/accounts.md). Empty: only
+    /// the service's own account, named `default`.
+    pub accounts: Vec<AccountEntry>,
+}
+
+/// One AWS account grants may be made in.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountEntry {
+    /// How roles, requests, bindings, reviews and the CLI name it.
+    pub name: String,
+    /// The 12-digit account id.
+    pub id: String,
+    /// The role the service assumes to grant there. Absent: this is the service's own account,
+    /// reached with the service's own credentials.
+    pub granter_role_arn: Option<String>,
+    /// Sent as `ExternalId` on `sts:AssumeRole` of the granter role.
+    pub external_id: Option<Secret>,
+    /// The IAM path of grants in this account; absent: `aws.role_path`.
+    pub role_path: Option<String>,
+    /// A permissions boundary every grant in this account carries (the granter role may
+    /// require it), unless the role names its own.
+    pub permissions_boundary: Option<String>,
+    /// How long each granter session lasts; it is renewed before it ends. At least 15 minutes
+    /// against AWS; the default is one hour.
+    pub granter_session: Option<ConfigDuration>,
 }
 
 impl Default for Aws {
@@ -143,6 +169,7 @@ impl Default for Aws {
             region: "us-east-1".into(),
             endpoint_url: None,
             role_path: "/breakglass/".into(),
+            accounts: Vec::new(),
         }
     }
 }
@@ -332,6 +359,8 @@ pub struct RoleEntry {
     #[serde(default)]
     pub managed_policies: Vec<String>,
     pub permissions_boundary: Option<String>,
+    /// The accounts (by catalogue name) this role may be granted in; absent: the service's own.
+    pub accounts: Option<Vec<String>>,
     #[serde(default)]
     pub when: RoleWhen,
 }

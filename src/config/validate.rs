@@ -8,6 +8,9 @@
 //! checks after these, and nothing starts unless both pass.
 
 mod access;
+mod accounts;
+
+pub use accounts::OWN_ACCOUNT;
 
 use super::{Config, ConfigError};
 
@@ -22,6 +25,7 @@ impl Config {
         self.validate_responders()?;
         self.validate_roles()?;
         self.validate_aws()?;
+        self.validate_accounts()?;
         self.validate_elevation()?;
         self.validate_revocation()?;
         self.validate_audit()
@@ -76,14 +80,7 @@ impl Config {
     }
 
     fn validate_aws(&self) -> Result {
-        let path = &self.aws.role_path;
-        let ok = path.starts_with('/')
-            && path.ends_with('/')
-            && path.len() <= 512
-            && path
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "/+=,.@_-".contains(c));
-        if !ok || path == "/" {
+        if !role_path_ok(&self.aws.role_path) {
             return Err(ConfigError::new(
                 "aws.role_path",
                 "must be an IAM path of its own like \"/breakglass/\": it bounds what the service may touch",
@@ -160,4 +157,15 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// An IAM path of the service's own: `/name/`, never the root path.
+fn role_path_ok(path: &str) -> bool {
+    path.starts_with('/')
+        && path.ends_with('/')
+        && path != "/"
+        && path.len() <= 512
+        && path
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/+=,.@_-".contains(c))
 }

@@ -13,6 +13,9 @@ pub struct Requested {
     pub binding: BindingId,
     pub subject: String,
     pub role: String,
+    /// The account granted in (trails from before accounts read as `default`).
+    #[serde(default = "own_account")]
+    pub account: String,
     pub principal_arn: String,
     pub approval: Approval,
     pub duration_seconds: u64,
@@ -36,6 +39,13 @@ pub struct Denied {
     /// The duration as asked: a short string, a number, or null.
     pub duration: serde_json::Value,
     pub reason: Option<String>,
+    /// The account as asked, if any (bounded like the rest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+}
+
+fn own_account() -> String {
+    crate::keyspace::OWN_ACCOUNT.to_owned()
 }
 
 impl Payload for Denied {

@@ -47,6 +47,14 @@ impl Elevation {
     ) -> Result<(Binding, Duration), ElevationError> {
         let b = self.current(&id).await?.binding;
         let role = self.role(&b.role)?;
+        let Some(account) = self.accounts.get(&b.account) else {
+            // The config changed under a live request; start-up refuses that, so only a
+            // replica with an older config gets here.
+            return Err(ElevationError::GrantFailed(format!(
+                "account `{}` is not in this replica's [[aws.accounts]]",
+                b.account
+            )));
+        };
         let expires_at = b.expires_at.unwrap_or_else(Utc::now);
         let incident = b.incident.to_string();
         let spec = GrantSpec {
@@ -56,11 +64,19 @@ impl Elevation {
             principal_arn: &b.principal_arn,
             policy: &role.entry.policy,
             managed_policies: &role.entry.managed_policies,
-            permissions_boundary: role.entry.permissions_boundary.as_deref(),
+            permissions_boundary: role
+                .entry
+                .permissions_boundary
+                .as_deref()
+                .or(account.permissions_boundary.as_deref()),
             expires_at,
         };
         let started = std::time::Instant::now();
-        let result = self.grants.grant(&spec).await;
+        let result = account
+            .grants
+            .grant(&spec)
+            .await
+            .map_err(|e| account.error(e));
         let iam = started.elapsed();
         let granted = match result {
             Ok(granted) => granted,

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use crate::bindings::Approval;
 use crate::config::RoleEntry;
 use crate::incidents::{Incident, Status};
+use crate::keyspace::OWN_ACCOUNT;
 
 /// The longest reason kept; longer ones are refused rather than cut, since the reason is evidence.
 pub const MAX_REASON: usize = 1000;
@@ -87,6 +88,48 @@ impl Denial {
             Denial::InvalidRequest(_) => "invalid_request",
             Denial::TooManyActive { .. } => "too_many_active",
         }
+    }
+}
+
+/// The account a request is granted in: the one it names, which the role must allow, or the
+/// role's only account when it names none. A role without `accounts` is granted in the
+/// service's own account, `own` (which also answers to `default`).
+pub fn account(role: &Role, asked: Option<&str>, own: &str) -> Result<String, Denial> {
+    let own_alias = |name: &str| {
+        if name == OWN_ACCOUNT {
+            own.to_owned()
+        } else {
+            name.to_owned()
+        }
+    };
+    let allowed: Vec<String> = match &role.entry.accounts {
+        Some(accounts) => accounts.iter().map(|a| own_alias(a)).collect(),
+        None => vec![own.to_owned()],
+    };
+    match asked.map(str::trim) {
+        Some(name) if !name.is_empty() => {
+            let name = own_alias(name);
+            if allowed.contains(&name) {
+                Ok(name)
+            } else {
+                Err(Denial::RoleNotAllowed {
+                    role: role.name().to_owned(),
+                    why: format!(
+                        "it is not granted in account `{}`; ask for one of: {}",
+                        name.chars().take(64).collect::<String>(),
+                        allowed.join(", ")
+                    ),
+                })
+            }
+        }
+        _ => match &allowed[..] {
+            [only] => Ok(only.clone()),
+            _ => Err(Denial::InvalidRequest(format!(
+                "role `{}` is granted in several accounts; name one with \"account\": {}",
+                role.name(),
+                allowed.join(", ")
+            ))),
+        },
     }
 }
 

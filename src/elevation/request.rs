@@ -61,6 +61,7 @@ impl Elevation {
                         .reason
                         .as_deref()
                         .map(|r| r.chars().take(1024).collect()),
+                    account: req.account.as_deref().map(|a| a.chars().take(64).collect()),
                 };
                 let origin = Origin::person(&caller.subject);
                 let event = Event::new(&origin, &incident_id, None, &denied);
@@ -81,12 +82,13 @@ impl Elevation {
             names.sort_unstable();
             ElevationError::RoleNotFound(req.role.chars().take(64).collect(), names.join(", "))
         })?;
+        let account = policy::account(role, req.account.as_deref(), self.accounts.own())?;
         let origin = Origin::person(&caller.subject);
         for _ in 0..MAX_ATTEMPTS {
             // A retried request returns the binding it made, whatever the rules say now.
             if let Some(existing) = self
                 .bindings
-                .held(incident_id, role.name(), &caller.subject)
+                .held(incident_id, role.name(), &account, &caller.subject)
                 .await?
             {
                 return Ok(Requested::Existing(existing.binding));
@@ -123,7 +125,7 @@ impl Elevation {
                 now,
             };
             let reason = req.reason.as_deref().unwrap_or_default();
-            let binding = self.new_binding(caller, incident_id, role, reason, decided)?;
+            let binding = self.new_binding(caller, incident_id, role, &account, reason, decided)?;
             let due = binding
                 .approval_deadline
                 .unwrap_or_else(|| policy::expires(now, GRANT_DEADLINE));
@@ -131,6 +133,7 @@ impl Elevation {
                 binding: binding.id.clone(),
                 subject: binding.subject.clone(),
                 role: binding.role.clone(),
+                account: binding.account.clone(),
                 principal_arn: binding.principal_arn.clone(),
                 approval: binding.approval,
                 duration_seconds: binding.duration_seconds,
@@ -179,6 +182,7 @@ impl Elevation {
         caller: &Principal,
         incident: &IncidentId,
         role: &policy::Role,
+        account: &str,
         reason: &str,
         decided: Decided,
     ) -> Result<Binding, ElevationError> {
@@ -195,6 +199,7 @@ impl Elevation {
             id,
             incident: incident.clone(),
             role: role.name().to_owned(),
+            account: account.to_owned(),
             subject: person
                 .map(|p| p.email.clone())
                 .unwrap_or_else(|| caller.subject.clone()),

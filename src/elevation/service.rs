@@ -12,7 +12,7 @@ use crate::audit::AuditLog;
 use crate::bindings::store::Versioned;
 use crate::bindings::{Binding, BindingError, BindingId, BindingStore};
 use crate::directory::ResponderDirectory;
-use crate::grants::Grants;
+use crate::grants::Accounts;
 use crate::incidents::{IncidentId, IncidentStore};
 use crate::revocation::Revoker;
 use crate::store::StoreError;
@@ -81,13 +81,15 @@ pub struct ElevationRequest {
     #[serde(default)]
     pub duration: serde_json::Value,
     pub reason: Option<String>,
+    /// The account to be granted in; may be left out when the role allows only one.
+    pub account: Option<String>,
 }
 
 pub struct Elevation {
     pub(super) bindings: BindingStore,
     pub(super) audit: AuditLog,
     pub(super) incidents: IncidentStore,
-    pub(super) grants: Grants,
+    pub(super) accounts: Accounts,
     pub(super) roles: HashMap<String, Role>,
     pub(super) directory: Arc<ResponderDirectory>,
     pub(super) max_held: usize,
@@ -100,7 +102,7 @@ impl Elevation {
     pub fn new(
         bindings: BindingStore,
         incidents: IncidentStore,
-        grants: Grants,
+        accounts: Accounts,
         roles: Vec<Role>,
         directory: Arc<ResponderDirectory>,
         config: &crate::config::Elevation,
@@ -110,7 +112,7 @@ impl Elevation {
             audit: AuditLog::new(bindings.store().clone()),
             bindings,
             incidents,
-            grants,
+            accounts,
             roles: roles
                 .into_iter()
                 .map(|r| (r.name().to_owned(), r))

@@ -46,6 +46,14 @@ pub enum GrantError {
         binding_id: String,
         owner: String,
     },
+    /// Any of the above, or the granter role not assumed, in a named account.
+    #[error("in account {account}: {message}")]
+    Account {
+        account: String,
+        message: String,
+        retryable: bool,
+        no_such_entity: bool,
+    },
 }
 
 impl GrantError {
@@ -54,6 +62,9 @@ impl GrantError {
         matches!(
             self,
             GrantError::Iam {
+                retryable: true,
+                ..
+            } | GrantError::Account {
                 retryable: true,
                 ..
             }
@@ -70,7 +81,10 @@ impl GrantError {
 
     /// IAM says the role (or policy) does not exist: for a removal, that means done.
     pub fn is_no_such_entity(&self) -> bool {
-        self.code() == Some("NoSuchEntity")
+        match self {
+            GrantError::Account { no_such_entity, .. } => *no_such_entity,
+            _ => self.code() == Some("NoSuchEntity"),
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, Region};
+use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_iam::config::Credentials;
 use aws_sdk_iam::types::Tag;
 use chrono::Utc;
@@ -23,7 +23,36 @@ use super::{
 /// How often revoke starts over when IAM says the role still has policies (a concurrent attach).
 const REVOKE_ATTEMPTS: usize = 3;
 
-/// The IAM adapter. Cheap to clone: clones share one HTTP client.
+/// The AWS settings of every call the service makes with its own credentials, from `[aws]`.
+/// With `endpoint_url` set (a local emulator such as moto) and no `AWS_ACCESS_KEY_ID` in the
+/// environment, static dummy credentials are used, so a local endpoint works without any AWS
+/// setup. Otherwise the default AWS credential chain.
+pub async fn sdk_config(aws: &crate::config::Aws) -> SdkConfig {
+    // An elevation waits on these calls: bound them rather than hang on a stuck connection.
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_attempt_timeout(Duration::from_secs(10))
+        .operation_timeout(Duration::from_secs(30))
+        .build();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(aws.region.clone()))
+        .timeout_config(timeouts);
+    if let Some(url) = &aws.endpoint_url {
+        loader = loader.endpoint_url(url);
+        if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+            loader = loader.credentials_provider(Credentials::new(
+                "breakglass-local",
+                "breakglass-local",
+                None,
+                None,
+                "breakglass-local",
+            ));
+        }
+    }
+    loader.load().await
+}
+
+/// The IAM adapter of one account. Cheap to clone: clones share one HTTP client.
 #[derive(Clone)]
 pub struct Grants {
     client: aws_sdk_iam::Client,
@@ -31,32 +60,9 @@ pub struct Grants {
 }
 
 impl Grants {
-    /// Build from `[aws]`. With `endpoint_url` set (a local emulator such as moto) and no
-    /// `AWS_ACCESS_KEY_ID` in the environment, static dummy credentials are used, so a local
-    /// endpoint works without any AWS setup. Otherwise the default AWS credential chain.
+    /// Build from `[aws]`, for the service's own account.
     pub async fn from_config(aws: &crate::config::Aws) -> Self {
-        // An elevation waits on these calls: bound them rather than hang on a stuck connection.
-        let timeouts = TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(3))
-            .operation_attempt_timeout(Duration::from_secs(10))
-            .operation_timeout(Duration::from_secs(30))
-            .build();
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new(aws.region.clone()))
-            .timeout_config(timeouts);
-        if let Some(url) = &aws.endpoint_url {
-            loader = loader.endpoint_url(url);
-            if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
-                loader = loader.credentials_provider(Credentials::new(
-                    "breakglass-local",
-                    "breakglass-local",
-                    None,
-                    None,
-                    "breakglass-local",
-                ));
-            }
-        }
-        let sdk = loader.load().await;
+        let sdk = sdk_config(aws).await;
         Self::with_client(aws_sdk_iam::Client::new(&sdk), &aws.role_path)
     }
 
@@ -66,6 +72,11 @@ impl Grants {
             client,
             role_path: role_path.to_string(),
         }
+    }
+
+    /// The same client, with grants under another path.
+    pub fn with_role_path(&self, role_path: &str) -> Self {
+        Self::with_client(self.client.clone(), role_path)
     }
 
     /// The IAM path every grant's role lives under.

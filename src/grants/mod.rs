@@ -22,6 +22,7 @@
 //! treats `NoSuchEntity` as done and can be repeated freely. Errors say whether retrying may
 //! help (throttling, 5xx, timeouts, network) for the revocation engine's backoff.
 
+mod accounts;
 mod error;
 mod iam;
 pub mod policy;
@@ -46,6 +47,7 @@ pub struct Revoked {
     /// The role was already gone when the revocation started.
     pub already_gone: bool,
 }
+pub use accounts::{Account, Accounts, SESSION_NAME};
 pub use iam::Grants;
 pub use policy::PolicyError;
 

@@ -12,6 +12,10 @@ mod ids;
 
 pub use ids::{BindingId, IncidentId, InvalidBindingId, InvalidIncidentId, Source, UnknownSource};
 
+/// The name of the service's own AWS account when `[[aws.accounts]]` does not name it, and the
+/// account of every binding made before there were accounts.
+pub const OWN_ACCOUNT: &str = "default";
+
 /// Number of logical shards. Fixed: changing it would move incidents between shards.
 pub const SHARDS: u16 = 16;
 

@@ -214,6 +214,7 @@ fn binding_review(
     BindingReview {
         id: b.id.to_string(),
         role: b.role.clone(),
+        account: b.account.clone(),
         requester: b.subject.clone(),
         principal_arn: b.principal_arn.clone(),
         reason: b.reason.clone(),

@@ -62,6 +62,8 @@ pub struct Phase {
 pub struct BindingReview {
     pub id: String,
     pub role: String,
+    /// The account the role was granted in, by its catalogue name.
+    pub account: String,
     /// The requester's email.
     pub requester: String,
     pub principal_arn: String,

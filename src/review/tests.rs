@@ -279,6 +279,7 @@ fn requested(binding: &str, subject: &str, role: &str, approval: Approval) -> Re
         binding: id(binding),
         subject: subject.into(),
         role: role.into(),
+        account: "default".into(),
         principal_arn: format!(
             "arn:aws:iam::111122223333:role/sso/{}",
             subject.split('@').next().unwrap()
@@ -375,6 +376,7 @@ fn trail() -> Vec<Recorded> {
                 message: "mallory@example.com is not a responder of <pagerduty:Q2K7PXM>".into(),
                 duration: json!("30m"),
                 reason: Some("need \"root\" & more".into()),
+                account: None,
             },
         ),
         rec(
@@ -654,6 +656,7 @@ fn trail() -> Vec<Recorded> {
             "",
             RoleRemoved {
                 role_name: "breakglass-3oldorphan22222".into(),
+                account: "default".into(),
                 reason: "no_binding".into(),
                 tags: [("breakglass:incident".to_owned(), INCIDENT.to_owned())].into(),
                 binding_status: None,

@@ -12,6 +12,9 @@ use crate::bindings::{BindingId, BindingStatus};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoleRemoved {
     pub role_name: String,
+    /// The account the role was in (trails from before accounts read as `default`).
+    #[serde(default = "own_account")]
+    pub account: String,
     /// Why (see [`super::RemoveReason`]).
     pub reason: String,
     /// The role's tags as IAM had them.
@@ -20,6 +23,10 @@ pub struct RoleRemoved {
     pub binding_status: Option<BindingStatus>,
     /// What each IAM step did.
     pub iam: crate::grants::Revoked,
+}
+
+fn own_account() -> String {
+    crate::keyspace::OWN_ACCOUNT.to_owned()
 }
 
 impl Payload for RoleRemoved {

@@ -21,8 +21,8 @@ use super::verdict::{binding_of, judge, RemoveReason, Verdict};
 use crate::audit::{AuditLog, Event, Origin};
 use crate::bindings::store::BindingStore;
 use crate::bindings::BindingId;
-use crate::grants::{GrantError, Grants, TAG_INCIDENT};
-use crate::metrics::{Metrics, ReasonLabel};
+use crate::grants::{Account, Accounts, GrantError, TAG_INCIDENT};
+use crate::metrics::{AccountLabel, Metrics, ReasonLabel};
 use crate::store::{Store, StoreError, SHARDS};
 
 /// Roles checked at once: enough that a thousand roles fit well inside the default interval,
@@ -44,6 +44,8 @@ pub struct Report {
     pub requeued: usize,
     /// Roles, shards or listings that could not be checked; tried again next pass.
     pub errors: usize,
+    /// Accounts whose roles could not be listed this pass (their granter role or IAM failing).
+    pub unreachable: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,19 +65,23 @@ enum Checked {
 /// One pass over IAM and Redis, as of `now`. Never fails as a whole: what could not be checked
 /// is counted in [`Report::errors`] and logged.
 pub async fn reconcile_once(
-    grants: &Grants,
+    accounts: &Accounts,
     bindings: &BindingStore,
     now: DateTime<Utc>,
 ) -> Report {
     let mut report = Report::default();
-    match grants.list_roles().await {
-        Ok(roles) => {
-            report.roles_seen = roles.len();
-            check_roles(grants, bindings, roles, now, &mut report).await;
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "reconciler cannot list roles; will retry next pass");
-            report.errors += 1;
+    for account in accounts.iter() {
+        match account.grants.list_roles().await {
+            Ok(roles) => {
+                report.roles_seen += roles.len();
+                check_roles(accounts, account, bindings, roles, now, &mut report).await;
+            }
+            Err(e) => {
+                let e = account.error(e);
+                tracing::warn!(account = %account.name, error = %e, "reconciler cannot list an account's roles; will retry next pass");
+                report.errors += 1;
+                report.unreachable.push(account.name.clone());
+            }
         }
     }
     for shard in 0..SHARDS {
@@ -100,7 +106,8 @@ pub async fn reconcile_once(
 }
 
 async fn check_roles(
-    grants: &Grants,
+    accounts: &Accounts,
+    account: &Account,
     bindings: &BindingStore,
     roles: Vec<String>,
     now: DateTime<Utc>,
@@ -109,10 +116,11 @@ async fn check_roles(
     let permits = Arc::new(Semaphore::new(CONCURRENCY));
     let mut checks = JoinSet::new();
     for role in roles {
-        let (grants, bindings, permits) = (grants.clone(), bindings.clone(), permits.clone());
+        let (accounts, account) = (accounts.clone(), account.clone());
+        let (bindings, permits) = (bindings.clone(), permits.clone());
         checks.spawn(async move {
             let _permit = permits.acquire_owned().await;
-            let checked = check_role(&grants, &bindings, &role, now).await;
+            let checked = check_role(&accounts, &account, &bindings, &role, now).await;
             (role, checked)
         });
     }
@@ -122,7 +130,7 @@ async fn check_roles(
             Ok((role, Ok(Checked::Removed(reason)))) => report.removed.push((role, reason)),
             Ok((_, Ok(Checked::AlreadyGone))) => report.already_gone += 1,
             Ok((role, Err(e))) => {
-                tracing::warn!(role = %role, error = %e, "reconciler cannot check a role; will retry next pass");
+                tracing::warn!(account = %account.name, role = %role, error = %e, "reconciler cannot check a role; will retry next pass");
                 report.errors += 1;
             }
             Err(e) => {
@@ -133,14 +141,18 @@ async fn check_roles(
     }
 }
 
-/// Read one role's tags and binding, and remove the role unless a live binding keeps it.
+/// Read one role's tags and binding, and remove the role unless a live binding keeps it. A
+/// binding of another account does not keep a role here.
 async fn check_role(
-    grants: &Grants,
+    accounts: &Accounts,
+    account: &Account,
     bindings: &BindingStore,
     role: &str,
     now: DateTime<Utc>,
 ) -> Result<Checked, CheckError> {
-    let Some(tags) = grants.role_tags(role).await? else {
+    let grants = &account.grants;
+    let in_account = |e| CheckError::Iam(account.error(e));
+    let Some(tags) = grants.role_tags(role).await.map_err(in_account)? else {
         return Ok(Checked::AlreadyGone);
     };
     let id = binding_of(role, &tags);
@@ -148,11 +160,18 @@ async fn check_role(
         Some(id) => bindings.get(id).await?.map(|v| v.binding),
         None => None,
     };
-    let reason = match judge(role, &tags, binding.as_ref(), now) {
+    // The binding's account by its catalogue name (`default` may stand for the service's own).
+    let binding = binding.map(|mut b| {
+        if let Some(its) = accounts.get(&b.account) {
+            b.account = its.name.clone();
+        }
+        b
+    });
+    let reason = match judge(role, &tags, binding.as_ref(), &account.name, now) {
         Verdict::Keep => return Ok(Checked::Kept),
         Verdict::Remove(reason) => reason,
     };
-    let revoked = grants.revoke(role).await?;
+    let revoked = grants.revoke(role).await.map_err(in_account)?;
     let incident = binding
         .as_ref()
         .map(|b| b.incident.to_string())
@@ -163,6 +182,7 @@ async fn check_role(
         });
     let removed = RoleRemoved {
         role_name: role.to_owned(),
+        account: account.name.clone(),
         reason: reason.as_str().to_owned(),
         tags: tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         binding_status: binding.as_ref().map(|b| b.status),
@@ -175,6 +195,7 @@ async fn check_role(
     tracing::warn!(
         role = %role,
         reason = reason.as_str(),
+        account = %account.name,
         binding = id.as_ref().map(|id| id.as_str()),
         status = binding.as_ref().map(|b| b.status.as_str()),
         incident = tags.get(TAG_INCIDENT).map(String::as_str),
@@ -202,7 +223,7 @@ async fn record_requeue(bindings: &BindingStore, id: &BindingId) -> Result<(), S
 /// The background task: one pass at start-up and one every interval, on whichever replica holds
 /// the lock.
 pub struct Reconciler {
-    grants: Grants,
+    accounts: Accounts,
     bindings: BindingStore,
     store: Store,
     interval: Duration,
@@ -214,14 +235,14 @@ pub struct Reconciler {
 
 impl Reconciler {
     pub fn new(
-        grants: Grants,
+        accounts: Accounts,
         bindings: BindingStore,
         store: Store,
         interval: Duration,
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
-            grants,
+            accounts,
             bindings,
             store,
             interval,
@@ -262,7 +283,7 @@ impl Reconciler {
                 return;
             }
         }
-        let report = reconcile_once(&self.grants, &self.bindings, Utc::now()).await;
+        let report = reconcile_once(&self.accounts, &self.bindings, Utc::now()).await;
         let m = &self.metrics;
         m.reconciler_runs.inc();
         for (_, reason) in &report.removed {
@@ -274,6 +295,13 @@ impl Reconciler {
         }
         m.reconciler_requeued.inc_by(report.requeued as u64);
         m.reconciler_errors.inc_by(report.errors as u64);
+        for account in &report.unreachable {
+            m.account_errors
+                .get_or_create(&AccountLabel {
+                    account: account.clone(),
+                })
+                .inc();
+        }
         tracing::info!(
             roles_seen = report.roles_seen,
             removed = report.removed.len(),
@@ -281,6 +309,7 @@ impl Reconciler {
             already_gone = report.already_gone,
             requeued = report.requeued,
             errors = report.errors,
+            unreachable = ?report.unreachable,
             "reconciler pass"
         );
     }

@@ -17,13 +17,13 @@ use crate::bindings::store::Schedule;
 use crate::bindings::{
     Binding, BindingError, BindingId, BindingStatus, BindingStore, Ending, Evidence,
 };
-use crate::grants::Grants;
-use crate::metrics::Metrics;
+use crate::grants::{Accounts, GrantError, Revoked};
+use crate::metrics::{AccountLabel, Metrics};
 
 /// Ends bindings in IAM and records each step.
 pub struct Revoker {
     pub(super) bindings: BindingStore,
-    grants: Grants,
+    accounts: Accounts,
     pub(super) metrics: Arc<Metrics>,
     /// Wakes the worker when work is due now.
     pub(super) kick: Arc<Notify>,
@@ -32,13 +32,13 @@ pub struct Revoker {
 impl Revoker {
     pub fn new(
         bindings: BindingStore,
-        grants: Grants,
+        accounts: Accounts,
         metrics: Arc<Metrics>,
         kick: Arc<Notify>,
     ) -> Self {
         Self {
             bindings,
-            grants,
+            accounts,
             metrics,
             kick,
         }
@@ -62,7 +62,7 @@ impl Revoker {
             return Ok(current.binding);
         }
         let origin = Origin::scheduler();
-        match self.grants.revoke(&current.binding.role_name).await {
+        match self.remove_role(&current.binding).await {
             Ok(steps) => {
                 let removed = |_| Schedule::Remove;
                 let evidence = Evidence::Iam(steps);
@@ -90,6 +90,35 @@ impl Revoker {
         }
     }
 
+    /// Remove a binding's role in its account. An account this replica does not know (its
+    /// config lost it under a live binding, which start-up refuses) is an error retried later,
+    /// never a skipped revocation.
+    async fn remove_role(&self, binding: &Binding) -> Result<Revoked, GrantError> {
+        let result = match self.accounts.get(&binding.account) {
+            Some(account) => account
+                .grants
+                .revoke(&binding.role_name)
+                .await
+                .map_err(|e| account.error(e)),
+            None => Err(GrantError::Account {
+                account: binding.account.clone(),
+                message: "not in this replica's [[aws.accounts]]; put it back to revoke its roles"
+                    .into(),
+                retryable: true,
+                no_such_entity: false,
+            }),
+        };
+        if result.is_err() {
+            self.metrics
+                .account_errors
+                .get_or_create(&AccountLabel {
+                    account: binding.account.clone(),
+                })
+                .inc();
+        }
+        result
+    }
+
     /// Delete the role of a binding that stopped being `granting` while IAM made it, then
     /// record that. The role is deleted whatever the binding says: the worker may already have
     /// marked it revoked before the grant created the role. If IAM refuses, the binding goes
@@ -104,7 +133,7 @@ impl Revoker {
             .get(id)
             .await?
             .ok_or_else(|| BindingError::NotFound(id.clone()))?;
-        match self.grants.revoke(&current.binding.role_name).await {
+        match self.remove_role(&current.binding).await {
             Ok(steps) => {
                 let removed = |_| Schedule::Remove;
                 let evidence = Evidence::Iam(steps);

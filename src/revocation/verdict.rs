@@ -20,6 +20,8 @@ pub enum RemoveReason {
     BindingEnded(BindingStatus),
     /// Its binding is live but is another role's: revoking that binding would not remove this one.
     NotTheBindingsRole,
+    /// Its binding is live but in another account: this copy is not what the grant made.
+    OtherAccount,
     /// No readable `breakglass:expires-at` tag: nothing says when it should end.
     ExpiryUnreadable,
     /// Its expiry (tag or binding) has passed.
@@ -33,6 +35,7 @@ impl RemoveReason {
             RemoveReason::BindingNotFound => "binding_not_found",
             RemoveReason::BindingEnded(_) => "binding_ended",
             RemoveReason::NotTheBindingsRole => "not_the_bindings_role",
+            RemoveReason::OtherAccount => "other_account",
             RemoveReason::ExpiryUnreadable => "expiry_unreadable",
             RemoveReason::Expired => "expired",
         }
@@ -54,13 +57,15 @@ pub fn binding_of(role_name: &str, tags: &HashMap<String, String>) -> Option<Bin
     }
 }
 
-/// Whether a role may stay. `binding` is the record [`binding_of`] pointed at, if Redis has it.
+/// Whether a role found in `account` may stay. `binding` is the record [`binding_of`] pointed
+/// at, if Redis has it (its `account` the catalogue name, as `account` is).
 /// A `granting` binding keeps its role (the grant may be in flight); a `revoking` one does too
 /// (the scheduler is on it, and the reconciler re-queues it if not).
 pub fn judge(
     role_name: &str,
     tags: &HashMap<String, String>,
     binding: Option<&Binding>,
+    account: &str,
     now: DateTime<Utc>,
 ) -> Verdict {
     let remove = Verdict::Remove;
@@ -72,6 +77,9 @@ pub fn judge(
     };
     if !binding.status.is_live() {
         return remove(RemoveReason::BindingEnded(binding.status));
+    }
+    if binding.account != account {
+        return remove(RemoveReason::OtherAccount);
     }
     if binding.role_name != role_name {
         return remove(RemoveReason::NotTheBindingsRole);
@@ -122,6 +130,7 @@ mod tests {
             id: ID.parse().unwrap(),
             incident: "pagerduty:PFQZPSY".parse().unwrap(),
             role: "prod-db-read".into(),
+            account: "default".into(),
             subject: "alice@example.com".into(),
             principal_arn: "arn:aws:iam::123456789012:user/alice".into(),
             status,
@@ -180,7 +189,13 @@ mod tests {
         ] {
             let b = binding(status, Some("2030-01-01T13:00:00Z"));
             assert_eq!(
-                judge(&role(), &ours("2030-01-01T13:00:00Z"), Some(&b), now()),
+                judge(
+                    &role(),
+                    &ours("2030-01-01T13:00:00Z"),
+                    Some(&b),
+                    "default",
+                    now()
+                ),
                 Verdict::Keep,
                 "{status:?}"
             );
@@ -190,11 +205,17 @@ mod tests {
     #[test]
     fn a_role_no_binding_claims_is_removed() {
         assert_eq!(
-            judge("hand-made", &tags(&[]), None, now()),
+            judge("hand-made", &tags(&[]), None, "default", now()),
             Verdict::Remove(RemoveReason::NotABinding)
         );
         assert_eq!(
-            judge(&role(), &ours("2030-01-01T13:00:00Z"), None, now()),
+            judge(
+                &role(),
+                &ours("2030-01-01T13:00:00Z"),
+                None,
+                "default",
+                now()
+            ),
             Verdict::Remove(RemoveReason::BindingNotFound)
         );
     }
@@ -204,7 +225,13 @@ mod tests {
         for status in [BindingStatus::Revoked, BindingStatus::Failed] {
             let b = binding(status, Some("2030-01-01T13:00:00Z"));
             assert_eq!(
-                judge(&role(), &ours("2030-01-01T13:00:00Z"), Some(&b), now()),
+                judge(
+                    &role(),
+                    &ours("2030-01-01T13:00:00Z"),
+                    Some(&b),
+                    "default",
+                    now()
+                ),
                 Verdict::Remove(RemoveReason::BindingEnded(status))
             );
         }
@@ -218,6 +245,7 @@ mod tests {
                 "breakglass-5zzzzzzzzzzzzzzz",
                 &ours("2030-01-01T13:00:00Z"),
                 Some(&b),
+                "default",
                 now()
             ),
             Verdict::Remove(RemoveReason::NotTheBindingsRole)
@@ -225,9 +253,38 @@ mod tests {
     }
 
     #[test]
+    fn a_live_binding_keeps_its_role_only_in_its_own_account() {
+        let mut b = binding(BindingStatus::Active, Some("2030-01-01T13:00:00Z"));
+        b.account = "prod".into();
+        let found_in = |b: &Binding, account: &str| {
+            judge(
+                &role(),
+                &ours("2030-01-01T13:00:00Z"),
+                Some(b),
+                account,
+                now(),
+            )
+        };
+        assert_eq!(found_in(&b, "prod"), Verdict::Keep);
+        for elsewhere in ["staging", "default"] {
+            assert_eq!(
+                found_in(&b, elsewhere),
+                Verdict::Remove(RemoveReason::OtherAccount)
+            );
+        }
+        // An ended binding is reported as ended wherever its role turns up.
+        b.status = BindingStatus::Revoked;
+        assert_eq!(
+            found_in(&b, "staging"),
+            Verdict::Remove(RemoveReason::BindingEnded(BindingStatus::Revoked))
+        );
+    }
+
+    #[test]
     fn a_passed_missing_or_unreadable_expiry_removes_the_role() {
         let b = binding(BindingStatus::Active, Some("2030-01-01T13:00:00Z"));
-        let judged = |tags: HashMap<String, String>| judge(&role(), &tags, Some(&b), now());
+        let judged =
+            |tags: HashMap<String, String>| judge(&role(), &tags, Some(&b), "default", now());
         assert_eq!(
             judged(ours("2030-01-01T11:59:59Z")),
             Verdict::Remove(RemoveReason::Expired)
@@ -255,6 +312,7 @@ mod tests {
                 &role(),
                 &ours("2030-01-01T13:00:00Z"),
                 Some(&ended_in_redis),
+                "default",
                 now()
             ),
             Verdict::Remove(RemoveReason::Expired)
@@ -266,6 +324,7 @@ mod tests {
                 &role(),
                 &ours("2030-01-01T13:00:00Z"),
                 Some(&no_expiry),
+                "default",
                 now()
             ),
             Verdict::Keep

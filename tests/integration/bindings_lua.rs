@@ -60,6 +60,7 @@ fn binding(incident: &IncidentId, status: BindingStatus) -> Binding {
         id,
         incident: incident.clone(),
         role: format!("role-{}", status.as_str()),
+        account: "default".into(),
         subject: "Alice@Example.com".into(),
         principal_arn: "arn:aws:iam::123456789012:user/alice".into(),
         status,
@@ -174,7 +175,7 @@ async fn a_person_holds_a_binding_in_exactly_the_revocable_statuses() {
         }
         let holds = s
             .bindings
-            .held(&incident, &again.role, "ALICE@example.com")
+            .held(&incident, &again.role, "default", "ALICE@example.com")
             .await
             .expect("held");
         assert!(

@@ -429,6 +429,7 @@ async fn an_unreachable_iam_endpoint_is_a_retryable_error_naming_the_call() {
         region: "us-east-1".into(),
         endpoint_url: Some(format!("http://127.0.0.1:{}", crate::harness::free_port())),
         role_path: "/breakglass/".into(),
+        accounts: Vec::new(),
     };
     let grants = Grants::from_config(&aws).await;
 

@@ -8,6 +8,7 @@ mod moto;
 mod redis_cluster;
 mod redis_sentinel;
 
+mod accounts;
 mod api_audit;
 mod api_incidents;
 mod api_oidc;

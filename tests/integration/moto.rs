@@ -50,6 +50,7 @@ impl Moto {
             region: "us-east-1".into(),
             endpoint_url: Some(self.url()),
             role_path: role_path.into(),
+            accounts: Vec::new(),
         }
     }
 

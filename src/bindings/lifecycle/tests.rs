@@ -105,6 +105,7 @@ fn binding(status: BindingStatus) -> Binding {
         id: crate::keyspace::BindingId::new(&incident),
         incident,
         role: "prod-db-read".into(),
+        account: "default".into(),
         subject: "alice@example.com".into(),
         principal_arn: "arn:aws:iam::123456789012:user/alice".into(),
         status,

@@ -45,6 +45,7 @@ fn role(approval: &str, when: RoleWhen) -> Role {
         policy: "{}".into(),
         managed_policies: vec![],
         permissions_boundary: None,
+        accounts: None,
         when,
     })
 }

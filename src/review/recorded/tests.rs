@@ -122,6 +122,7 @@ fn every_kind(b: &BindingId) -> Vec<Entry> {
                 message: "not for this service".into(),
                 duration: "30m".into(),
                 reason: Some("fix it".into()),
+                account: None,
             },
         ),
         entry(
@@ -131,6 +132,7 @@ fn every_kind(b: &BindingId) -> Vec<Entry> {
                 binding: b.clone(),
                 subject: "alice@example.com".into(),
                 role: "prod-db-read".into(),
+                account: "default".into(),
                 principal_arn: "arn:aws:iam::123456789012:user/alice".into(),
                 approval: Approval::Peer,
                 duration_seconds: 1800,
@@ -217,6 +219,7 @@ fn every_kind(b: &BindingId) -> Vec<Entry> {
             Some(b),
             &RoleRemoved {
                 role_name: "breakglass-y".into(),
+                account: "default".into(),
                 reason: "no_binding".into(),
                 tags: [("breakglass:binding".to_owned(), b.to_string())].into(),
                 binding_status: Some(S::Revoked),
@@ -293,6 +296,7 @@ fn a_review_of_every_kind_renders_in_every_format() {
         id: b.clone(),
         incident: incident(),
         role: "prod-db-read".into(),
+        account: "default".into(),
         subject: "alice@example.com".into(),
         principal_arn: "arn:aws:iam::123456789012:user/alice".into(),
         status: BindingStatus::Revoked,

@@ -152,8 +152,8 @@ pub fn csv(r: &Review) -> String {
     for b in &r.bindings {
         let d = &b.durations;
         let mut summary = format!(
-            "approval: {}; role name: {}; principal: {}",
-            b.approval, b.role_name, b.principal_arn
+            "account: {}; approval: {}; role name: {}; principal: {}",
+            b.account, b.approval, b.role_name, b.principal_arn
         );
         add_part(
             &mut summary,

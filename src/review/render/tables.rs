@@ -135,6 +135,7 @@ pub(super) fn binding_fields(b: &BindingReview) -> Fields {
     vec![
         ("Binding", Cell::Text(b.id.clone())),
         ("Role", Cell::Text(b.role.clone())),
+        ("Account", Cell::Text(b.account.clone())),
         ("Requester", Cell::Text(b.requester.clone())),
         ("Reason", Cell::Text(b.reason.clone())),
         ("Approval", Cell::Text(b.approval.clone())),

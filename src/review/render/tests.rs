@@ -48,6 +48,7 @@ fn sample() -> Review {
     let auto = BindingReview {
         id: "bnd_01HXA1".into(),
         role: "prod-readonly".into(),
+        account: "prod".into(),
         requester: "alice@example.com".into(),
         principal_arn: "arn:aws:iam::111122223333:role/sso/alice".into(),
         reason: FORMULA.into(),
@@ -83,6 +84,7 @@ fn sample() -> Review {
     let peer = BindingReview {
         id: "bnd_01HXB7".into(),
         role: "prod-db-admin".into(),
+        account: "prod".into(),
         requester: "bob@example.com".into(),
         principal_arn: "arn:aws:iam::111122223333:role/sso/bob".into(),
         reason: "Failover | replica lag on orders-db".into(),
