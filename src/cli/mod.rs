@@ -89,6 +89,9 @@ pub enum Responder {
         /// Why you need it; goes into the audit trail and the incident review.
         #[arg(long, value_name = "TEXT")]
         reason: String,
+        /// The AWS account, by its catalogue name; needed when the role has several.
+        #[arg(long, value_name = "NAME")]
+        account: Option<String>,
         #[command(flatten)]
         api: ApiArgs,
     },
@@ -280,10 +283,14 @@ async fn execute(command: Responder) -> Result<String, CliError> {
             role,
             duration,
             reason,
+            account,
             api,
         } => {
-            let body =
+            let mut body =
                 json!({"incident": incident, "role": role, "duration": duration, "reason": reason});
+            if let Some(account) = account {
+                body["account"] = json!(account);
+            }
             let answer = Client::new(&api)?
                 .send(Method::POST, &["v1", "elevations"], Some(body))
                 .await?;

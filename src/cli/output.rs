@@ -15,6 +15,9 @@ pub struct BindingView {
     pub status: String,
     pub incident: String,
     pub role: String,
+    /// Absent from services older than accounts.
+    #[serde(default)]
+    pub account: Option<String>,
     pub subject: String,
     pub role_arn: Option<String>,
     pub expires_at: Option<DateTime<Utc>>,
@@ -230,6 +233,9 @@ fn when(now: DateTime<Utc>, t: DateTime<Utc>) -> String {
 fn details(b: &BindingView, now: DateTime<Utc>) -> String {
     let mut rows: Vec<(&str, String)> =
         vec![("binding", b.id.clone()), ("status", b.status.clone())];
+    if let Some(account) = &b.account {
+        rows.push(("account", account.clone()));
+    }
     if let Some(arn) = &b.role_arn {
         rows.push(("role ARN", arn.clone()));
     }

@@ -163,7 +163,10 @@ async fn a_role_allowed_in_two_accounts_is_granted_in_the_one_asked_for_and_nowh
             .starts_with(&format!("arn:aws:iam::{PROD}:role/breakglass/")),
         "{prod}"
     );
-    assert_eq!(roles_in(&e.moto, PROD).await, std::slice::from_ref(&role_name));
+    assert_eq!(
+        roles_in(&e.moto, PROD).await,
+        std::slice::from_ref(&role_name)
+    );
     assert!(roles_in(&e.moto, STAGING).await.is_empty());
     assert!(roles_in(&e.moto, OWN).await.is_empty());
 
@@ -302,4 +305,52 @@ async fn the_granter_session_is_renewed_before_it_ends() {
             .await,
         0
     );
+}
+
+#[tokio::test]
+async fn start_up_refuses_a_config_that_dropped_an_account_with_live_bindings() {
+    let e = start("").await;
+    e.open_incident().await;
+    let (status, b) = ask(&e, "multi", Some("staging")).await;
+    assert_eq!(status, StatusCode::CREATED, "{b}");
+
+    // The same Redis, a config whose catalogue lost `staging` (and the role's mention of it).
+    let without = accounts(&e.moto, "").replace(
+        &format!(
+            "[[aws.accounts]]\nname = \"staging\"\nid = \"{STAGING}\"\ngranter_role_arn = \"arn:aws:iam::{STAGING}:role/breakglass-granter\"\n"
+        ),
+        "",
+    );
+    let without = without.replace(
+        "accounts = [\"prod\", \"staging\"]",
+        "accounts = [\"prod\"]",
+    );
+    assert!(!without.contains("staging"), "{without}");
+    let text = config_toml(
+        &e.app.redis.url(),
+        &Extra {
+            tail: &without,
+            ..Extra::default()
+        },
+    );
+    let config = breakglass::Config::from_toml_str(&text).expect("the config itself is valid");
+    let refused = breakglass::App::build(config.clone())
+        .await
+        .err()
+        .expect("start-up refuses");
+    let message = refused.to_string();
+    assert!(
+        message.contains("account `staging` holds 1 live binding(s)")
+            && message.contains("put it back"),
+        "{message}"
+    );
+
+    // Once the binding has ended, the same config starts.
+    e.resolve().await;
+    e.until_revoked(b["id"].as_str().unwrap(), Duration::from_secs(10))
+        .await;
+    let app = breakglass::App::build(config)
+        .await
+        .expect("starts once nothing is left");
+    app.shutdown_handle().shutdown();
 }
