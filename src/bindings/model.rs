@@ -113,7 +113,7 @@ pub struct Binding {
     pub role: String,
     /// The account the role is granted in, by its catalogue name. Bindings made before there
     /// were accounts read as `default`: the service's own account.
-    #[serde(default = "own_account")]
+    #[serde(default = "crate::keyspace::own_account")]
     pub account: String,
     /// The requester's email.
     pub subject: String,
@@ -139,10 +139,6 @@ pub struct Binding {
     #[serde(default)]
     pub attempts: u32,
     pub last_error: Option<String>,
-}
-
-fn own_account() -> String {
-    crate::keyspace::OWN_ACCOUNT.to_owned()
 }
 
 /// A role's approval tier.

@@ -83,11 +83,8 @@ impl BindingStore {
     pub async fn scheduled_accounts(&self) -> Result<BTreeMap<String, usize>, StoreError> {
         #[derive(serde::Deserialize)]
         struct AccountOf {
-            #[serde(default = "own_account")]
+            #[serde(default = "crate::keyspace::own_account")]
             account: String,
-        }
-        fn own_account() -> String {
-            crate::keyspace::OWN_ACCOUNT.to_owned()
         }
         let mut accounts = BTreeMap::new();
         let mut conn = self.store.conn();

@@ -14,7 +14,7 @@ pub struct Requested {
     pub subject: String,
     pub role: String,
     /// The account granted in (trails from before accounts read as `default`).
-    #[serde(default = "own_account")]
+    #[serde(default = "crate::keyspace::own_account")]
     pub account: String,
     pub principal_arn: String,
     pub approval: Approval,
@@ -42,10 +42,6 @@ pub struct Denied {
     /// The account as asked, if any (bounded like the rest).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
-}
-
-fn own_account() -> String {
-    crate::keyspace::OWN_ACCOUNT.to_owned()
 }
 
 impl Payload for Denied {

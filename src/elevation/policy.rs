@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use crate::bindings::Approval;
 use crate::config::RoleEntry;
 use crate::incidents::{Incident, Status};
-use crate::keyspace::OWN_ACCOUNT;
+use crate::keyspace::account_name;
 
 /// The longest reason kept; longer ones are refused rather than cut, since the reason is evidence.
 pub const MAX_REASON: usize = 1000;
@@ -95,13 +95,7 @@ impl Denial {
 /// role's only account when it names none. A role without `accounts` is granted in the
 /// service's own account, `own` (which also answers to `default`).
 pub fn account(role: &Role, asked: Option<&str>, own: &str) -> Result<String, Denial> {
-    let own_alias = |name: &str| {
-        if name == OWN_ACCOUNT {
-            own.to_owned()
-        } else {
-            name.to_owned()
-        }
-    };
+    let own_alias = |name: &str| account_name(name, own).to_owned();
     let allowed: Vec<String> = match &role.entry.accounts {
         Some(accounts) => accounts.iter().map(|a| own_alias(a)).collect(),
         None => vec![own.to_owned()],

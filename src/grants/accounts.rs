@@ -21,11 +21,11 @@ use prometheus_client::metrics::family::Family;
 
 use super::{GrantError, Grants};
 use crate::config::{AccountEntry, Aws};
-use crate::keyspace::OWN_ACCOUNT;
+use crate::keyspace::{account_name, OWN_ACCOUNT};
 use crate::metrics::AccountOutcomeLabels;
 
 /// The session name of every granter session: what CloudTrail in the member account shows.
-pub const SESSION_NAME: &str = "breakglass";
+const SESSION_NAME: &str = "breakglass";
 
 /// How long a granter session lasts unless the account says otherwise.
 const DEFAULT_SESSION: Duration = Duration::from_secs(3600);
@@ -91,17 +91,18 @@ impl Accounts {
             .map_or(OWN_ACCOUNT, |a| a.name.as_str())
             .to_string();
         let sdk = super::iam::sdk_config(aws).await;
-        let own_grants = Grants::with_client(aws_sdk_iam::Client::new(&sdk), &aws.role_path);
         let mut by_name = BTreeMap::new();
         by_name.insert(
             own_name.clone(),
             Account {
                 name: own_name.clone(),
                 id: own_entry.map(|a| a.id.clone()),
-                grants: match own_entry.and_then(|a| a.role_path.as_deref()) {
-                    Some(path) => own_grants.with_role_path(path),
-                    None => own_grants.clone(),
-                },
+                grants: Grants::with_client(
+                    aws_sdk_iam::Client::new(&sdk),
+                    own_entry
+                        .and_then(|a| a.role_path.as_deref())
+                        .unwrap_or(&aws.role_path),
+                ),
                 permissions_boundary: own_entry.and_then(|a| a.permissions_boundary.clone()),
                 credentials: None,
             },
@@ -154,21 +155,6 @@ impl Accounts {
         }
     }
 
-    /// Only the service's own account, named `default`, with this adapter (tests).
-    pub fn single(grants: Grants) -> Self {
-        let account = Account {
-            name: OWN_ACCOUNT.into(),
-            id: None,
-            grants,
-            permissions_boundary: None,
-            credentials: None,
-        };
-        Self {
-            own: OWN_ACCOUNT.into(),
-            by_name: Arc::new(BTreeMap::from([(OWN_ACCOUNT.to_string(), account)])),
-        }
-    }
-
     /// The name of the service's own account.
     pub fn own(&self) -> &str {
         &self.own
@@ -177,9 +163,7 @@ impl Accounts {
     /// The account of that name. The service's own account also answers to `default`, the
     /// name bindings made before there was a catalogue carry.
     pub fn get(&self, name: &str) -> Option<&Account> {
-        self.by_name
-            .get(name)
-            .or_else(|| (name == OWN_ACCOUNT).then(|| &self.by_name[&self.own]))
+        self.by_name.get(account_name(name, &self.own))
     }
 
     /// Every account, by name.
@@ -223,7 +207,7 @@ impl ProvideCredentials for Counted {
                     outcome: outcome.into(),
                 })
                 .inc();
-            let why = result.as_ref().err().map(error_chain);
+            let why = result.as_ref().err().map(|e| super::error::chain(e));
             match &why {
                 Some(why) => {
                     tracing::warn!(account = %state.account, error = %why, "cannot assume the account's granter role")
@@ -238,15 +222,4 @@ impl ProvideCredentials for Counted {
             result
         })
     }
-}
-
-fn error_chain(err: &aws_credential_types::provider::error::CredentialsError) -> String {
-    let mut out = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        out.push_str(": ");
-        out.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    out
 }

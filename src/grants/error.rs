@@ -119,8 +119,13 @@ where
 
 /// The error and its causes on one line (`dispatch failure: io error: ... Connection refused`).
 fn context<E: std::error::Error + 'static>(err: &SdkError<E, HttpResponse>) -> String {
+    chain(err)
+}
+
+/// Any error and its causes on one line, outermost first.
+pub(super) fn chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut out = err.to_string();
-    let mut source = std::error::Error::source(err);
+    let mut source = err.source();
     while let Some(cause) = source {
         out.push_str(": ");
         out.push_str(&cause.to_string());

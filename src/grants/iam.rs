@@ -74,11 +74,6 @@ impl Grants {
         }
     }
 
-    /// The same client, with grants under another path.
-    pub fn with_role_path(&self, role_path: &str) -> Self {
-        Self::with_client(self.client.clone(), role_path)
-    }
-
     /// The IAM path every grant's role lives under.
     pub fn role_path(&self) -> &str {
         &self.role_path

@@ -47,7 +47,7 @@ pub struct Revoked {
     /// The role was already gone when the revocation started.
     pub already_gone: bool,
 }
-pub use accounts::{Account, Accounts, SESSION_NAME};
+pub use accounts::{Account, Accounts};
 pub use iam::Grants;
 pub use policy::PolicyError;
 

@@ -16,6 +16,22 @@ pub use ids::{BindingId, IncidentId, InvalidBindingId, InvalidIncidentId, Source
 /// account of every binding made before there were accounts.
 pub const OWN_ACCOUNT: &str = "default";
 
+/// [`OWN_ACCOUNT`], owned: the serde default of every stored `account` field written before
+/// there were accounts.
+pub fn own_account() -> String {
+    OWN_ACCOUNT.to_owned()
+}
+
+/// An account name as the catalogue knows it: `default` always names the service's own
+/// account, whatever the catalogue calls it (`own`).
+pub fn account_name<'a>(name: &'a str, own: &'a str) -> &'a str {
+    if name == OWN_ACCOUNT {
+        own
+    } else {
+        name
+    }
+}
+
 /// Number of logical shards. Fixed: changing it would move incidents between shards.
 pub const SHARDS: u16 = 16;
 

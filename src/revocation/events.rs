@@ -13,7 +13,7 @@ use crate::bindings::{BindingId, BindingStatus};
 pub struct RoleRemoved {
     pub role_name: String,
     /// The account the role was in (trails from before accounts read as `default`).
-    #[serde(default = "own_account")]
+    #[serde(default = "crate::keyspace::own_account")]
     pub account: String,
     /// Why (see [`super::RemoveReason`]).
     pub reason: String,
@@ -23,10 +23,6 @@ pub struct RoleRemoved {
     pub binding_status: Option<BindingStatus>,
     /// What each IAM step did.
     pub iam: crate::grants::Revoked,
-}
-
-fn own_account() -> String {
-    crate::keyspace::OWN_ACCOUNT.to_owned()
 }
 
 impl Payload for RoleRemoved {

@@ -157,6 +157,17 @@ mod tests {
         policy::role_name(ID)
     }
 
+    /// The verdict on this binding's own role, in its own account, expiring an hour from now.
+    fn judged(binding: Option<&Binding>) -> Verdict {
+        judge(
+            &role(),
+            &ours("2030-01-01T13:00:00Z"),
+            binding,
+            "default",
+            now(),
+        )
+    }
+
     #[test]
     fn the_binding_comes_from_the_tag_else_from_the_role_name() {
         let id: BindingId = ID.parse().unwrap();
@@ -188,17 +199,7 @@ mod tests {
             BindingStatus::Revoking,
         ] {
             let b = binding(status, Some("2030-01-01T13:00:00Z"));
-            assert_eq!(
-                judge(
-                    &role(),
-                    &ours("2030-01-01T13:00:00Z"),
-                    Some(&b),
-                    "default",
-                    now()
-                ),
-                Verdict::Keep,
-                "{status:?}"
-            );
+            assert_eq!(judged(Some(&b)), Verdict::Keep, "{status:?}");
         }
     }
 
@@ -208,16 +209,7 @@ mod tests {
             judge("hand-made", &tags(&[]), None, "default", now()),
             Verdict::Remove(RemoveReason::NotABinding)
         );
-        assert_eq!(
-            judge(
-                &role(),
-                &ours("2030-01-01T13:00:00Z"),
-                None,
-                "default",
-                now()
-            ),
-            Verdict::Remove(RemoveReason::BindingNotFound)
-        );
+        assert_eq!(judged(None), Verdict::Remove(RemoveReason::BindingNotFound));
     }
 
     #[test]
@@ -225,13 +217,7 @@ mod tests {
         for status in [BindingStatus::Revoked, BindingStatus::Failed] {
             let b = binding(status, Some("2030-01-01T13:00:00Z"));
             assert_eq!(
-                judge(
-                    &role(),
-                    &ours("2030-01-01T13:00:00Z"),
-                    Some(&b),
-                    "default",
-                    now()
-                ),
+                judged(Some(&b)),
                 Verdict::Remove(RemoveReason::BindingEnded(status))
             );
         }
