@@ -35,7 +35,10 @@ impl Elevation {
         let this = self.clone();
         tokio::spawn(async move { this.grant(id, &origin).await })
             .await
-            .map_err(|e| ElevationError::GrantFailed(format!("the grant task failed: {e}")))?
+            .map_err(|e| ElevationError::GrantFailed {
+                account: None,
+                message: format!("the grant task failed: {e}"),
+            })?
     }
 
     /// Create the role for a `granting` binding, then make it active if its incident is still
@@ -50,10 +53,13 @@ impl Elevation {
         let Some(account) = self.accounts.get(&b.account) else {
             // The config changed under a live request; start-up refuses that, so only a
             // replica with an older config gets here.
-            return Err(ElevationError::GrantFailed(format!(
-                "account `{}` is not in this replica's [[aws.accounts]]",
-                b.account
-            )));
+            return Err(ElevationError::GrantFailed {
+                message: format!(
+                    "account `{}` is not in this replica's [[aws.accounts]]",
+                    b.account
+                ),
+                account: Some(b.account),
+            });
         };
         let expires_at = b.expires_at.unwrap_or_else(Utc::now);
         let incident = b.incident.to_string();
@@ -99,7 +105,10 @@ impl Elevation {
                         |b| b.last_error = Some(message.clone()),
                     )
                     .await?;
-                return Err(ElevationError::GrantFailed(message));
+                return Err(ElevationError::GrantFailed {
+                    account: Some(account.name.clone()),
+                    message,
+                });
             }
         };
         for _ in 0..MAX_ATTEMPTS {

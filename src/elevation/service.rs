@@ -34,8 +34,12 @@ pub enum ElevationError {
     NotFound(BindingId),
     #[error("{0}")]
     Forbidden(String),
-    #[error("the AWS grant failed and was rolled back: {0}")]
-    GrantFailed(String),
+    /// In `account` when it is known (the API names it; the message stays in the log).
+    #[error("the AWS grant failed and was rolled back: {message}")]
+    GrantFailed {
+        account: Option<String>,
+        message: String,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -58,7 +62,7 @@ impl ElevationError {
             ElevationError::Denied(d) => Some(d.rule()),
             ElevationError::Forbidden(_) => Some("forbidden"),
             ElevationError::NotFound(_)
-            | ElevationError::GrantFailed(_)
+            | ElevationError::GrantFailed { .. }
             | ElevationError::Store(_) => None,
         }
     }

@@ -126,10 +126,13 @@ impl From<ElevationError> for ApiError {
                 };
                 ApiError::new(status, code, message)
             }
-            ElevationError::GrantFailed(_) => ApiError::new(
+            ElevationError::GrantFailed { account, .. } => ApiError::new(
                 StatusCode::BAD_GATEWAY,
                 "grant_failed",
-                "AWS refused or failed the grant; nothing was left behind. Retry, and tell the platform team if it persists",
+                format!(
+                    "AWS refused or failed the grant{}; nothing was left behind. Retry, and tell the platform team if it persists (breakglass's log says why)",
+                    account.map(|a| format!(" in account `{a}`")).unwrap_or_default()
+                ),
             ),
             ElevationError::Store(s) => s.into(),
         }

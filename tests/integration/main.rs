@@ -9,6 +9,7 @@ mod redis_cluster;
 mod redis_sentinel;
 
 mod accounts;
+mod accounts_faults;
 mod api_audit;
 mod api_incidents;
 mod api_oidc;
