@@ -57,7 +57,10 @@ impl AppState {
         let store = Store::connect(&config.redis, metrics.redis_errors.clone())?;
         let incidents = IncidentStore::new(store.clone(), config.redis.dedupe_ttl.into())
             .revoke_on_unassign(config.revocation.revoke_on_unassign);
-        let directory = Arc::new(ResponderDirectory::new(&config.responders));
+        let directory = Arc::new(ResponderDirectory::new(
+            &config.responders,
+            config.aws.identity_center.as_ref(),
+        ));
         let kick = Arc::new(Notify::new());
         let intake = Arc::new(Intake::new(
             &config.sources,

@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::config::{ConfigError, ResponderEntry};
+use crate::config::{ConfigError, IdentityCenter, ResponderEntry};
 use crate::incidents::state::Directory;
 use crate::incidents::{Source, ToolUser};
 
@@ -14,6 +14,8 @@ use crate::incidents::{Source, ToolUser};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Person {
     pub email: String,
+    /// The one AWS identity their grants trust: their IAM principal, or their Identity Center
+    /// session ([`IdentityCenter::session_principal`]).
     pub aws_principal: Option<String>,
 }
 
@@ -132,13 +134,16 @@ pub struct ResponderDirectory {
 }
 
 impl ResponderDirectory {
-    pub fn new(entries: &[ResponderEntry]) -> Self {
+    pub fn new(entries: &[ResponderEntry], identity_center: Option<&IdentityCenter>) -> Self {
         let mut dir = Self::default();
         for entry in entries {
             let index = dir.people.len();
             dir.people.push(Person {
                 email: entry.email.trim().to_owned(),
-                aws_principal: entry.aws_principal.clone(),
+                aws_principal: entry.aws_principal.clone().or_else(|| {
+                    let user = entry.identity_center_user.as_deref()?;
+                    identity_center?.session_principal(user)
+                }),
             });
             for (_, source, id) in tool_ids(entry) {
                 if let (Source::GrafanaOncall, Some(id)) = (source, id) {
@@ -203,6 +208,7 @@ mod tests {
         ResponderEntry {
             email: "alice@example.com".into(),
             aws_principal: Some("arn:aws:iam::123456789012:user/alice".into()),
+            identity_center_user: None,
             pagerduty: Some("PJ0LVEB".into()),
             opsgenie: Some("alice@example.com".into()),
             grafana_oncall: Some("alice".into()),
@@ -212,7 +218,7 @@ mod tests {
 
     #[test]
     fn maps_each_tool_id_to_the_same_person_and_only_for_that_tool() {
-        let dir = ResponderDirectory::new(&[entry()]);
+        let dir = ResponderDirectory::new(&[entry()], None);
         let alice = Some("alice@example.com".to_string());
         assert_eq!(
             dir.email_for(Source::Pagerduty, &ToolUser::by_id("PJ0LVEB")),
@@ -252,11 +258,46 @@ mod tests {
         }
     }
 
-    fn with_oncall(configured: &str) -> ResponderDirectory {
-        ResponderDirectory::new(&[ResponderEntry {
-            grafana_oncall: Some(configured.into()),
+    #[test]
+    fn an_identity_center_person_is_trusted_as_their_session() {
+        let ic = IdentityCenter {
+            role_arn: "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_R_0a1b".into(),
+        };
+        let sso = ResponderEntry {
+            aws_principal: None,
+            identity_center_user: Some("alice@example.com".into()),
             ..entry()
-        }])
+        };
+        let dir = ResponderDirectory::new(std::slice::from_ref(&sso), Some(&ic));
+        assert_eq!(
+            dir.person("alice@example.com")
+                .unwrap()
+                .aws_principal
+                .as_deref(),
+            Some("arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_R_0a1b/alice@example.com")
+        );
+        // An IAM principal is used as it is.
+        let dir = ResponderDirectory::new(&[entry()], Some(&ic));
+        assert_eq!(
+            dir.person("alice@example.com")
+                .unwrap()
+                .aws_principal
+                .as_deref(),
+            Some("arn:aws:iam::123456789012:user/alice")
+        );
+        // Without the permission-set role there is nothing to trust.
+        let dir = ResponderDirectory::new(&[sso], None);
+        assert_eq!(dir.person("alice@example.com").unwrap().aws_principal, None);
+    }
+
+    fn with_oncall(configured: &str) -> ResponderDirectory {
+        ResponderDirectory::new(
+            &[ResponderEntry {
+                grafana_oncall: Some(configured.into()),
+                ..entry()
+            }],
+            None,
+        )
     }
 
     /// Each configured value is compared with one field only: a username chosen to equal
@@ -321,7 +362,7 @@ mod tests {
 
     #[test]
     fn display_names_never_match() {
-        let dir = ResponderDirectory::new(&[entry()]);
+        let dir = ResponderDirectory::new(&[entry()], None);
         for name in [
             "PJ0LVEB",
             "alice@example.com",
@@ -342,7 +383,7 @@ mod tests {
 
     #[test]
     fn emails_match_exactly_after_trimming_and_ascii_case() {
-        let dir = ResponderDirectory::new(&[entry()]);
+        let dir = ResponderDirectory::new(&[entry()], None);
         assert!(dir.person("ALICE@example.COM").is_some());
         for other in [
             "alice@example.com.",
@@ -358,17 +399,20 @@ mod tests {
 
     #[test]
     fn a_user_whose_fields_name_two_people_matches_neither() {
-        let dir = ResponderDirectory::new(&[
-            ResponderEntry {
-                grafana_oncall: Some("id:U1".into()),
-                ..entry()
-            },
-            ResponderEntry {
-                email: "bob@example.com".into(),
-                grafana_oncall: Some("bob".into()),
-                ..entry()
-            },
-        ]);
+        let dir = ResponderDirectory::new(
+            &[
+                ResponderEntry {
+                    grafana_oncall: Some("id:U1".into()),
+                    ..entry()
+                },
+                ResponderEntry {
+                    email: "bob@example.com".into(),
+                    grafana_oncall: Some("bob".into()),
+                    ..entry()
+                },
+            ],
+            None,
+        );
         let both = oncall("U1", Some("bob"), None, None);
         assert_eq!(dir.email_for(Source::GrafanaOncall, &both), None);
     }

@@ -12,12 +12,14 @@
 //! both.
 
 mod duration;
+mod identity_center;
 mod sections;
 mod validate;
 
 use std::path::Path;
 
 pub use duration::ConfigDuration;
+pub use identity_center::{is_permission_set_role, is_session_name, IdentityCenter};
 pub use sections::*;
 pub use validate::OWN_ACCOUNT;
 

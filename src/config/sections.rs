@@ -138,6 +138,8 @@ pub struct Aws {
     /// The catalogue of accounts grants may be made in (docs/deployment/accounts.md). Empty: only
     /// the service's own account, named `default`.
     pub accounts: Vec<AccountEntry>,
+    /// The permission-set role Identity Center responders sign in with.
+    pub identity_center: Option<super::IdentityCenter>,
 }
 
 /// One AWS account grants may be made in.
@@ -170,6 +172,7 @@ impl Default for Aws {
             endpoint_url: None,
             role_path: "/breakglass/".into(),
             accounts: Vec::new(),
+            identity_center: None,
         }
     }
 }
@@ -339,6 +342,9 @@ fn default_email_claim() -> String {
 pub struct ResponderEntry {
     pub email: String,
     pub aws_principal: Option<String>,
+    /// Their IAM Identity Center user name (the session name Identity Center gives them), for
+    /// people who sign in through `[aws.identity_center]` instead of an IAM principal.
+    pub identity_center_user: Option<String>,
     pub pagerduty: Option<String>,
     pub opsgenie: Option<String>,
     pub grafana_oncall: Option<String>,

@@ -9,6 +9,7 @@
 
 mod access;
 mod accounts;
+mod identity_center;
 
 pub use accounts::OWN_ACCOUNT;
 
@@ -23,6 +24,7 @@ impl Config {
         self.validate_sources()?;
         self.validate_auth()?;
         self.validate_responders()?;
+        self.validate_identities()?;
         self.validate_roles()?;
         self.validate_aws()?;
         self.validate_accounts()?;

@@ -160,6 +160,9 @@ fn check_trust(text: &str, spec: &GrantSpec<'_>) -> Result<(), String> {
             "it must allow only `sts:AssumeRole`, only to the responder's principal".into(),
         );
     }
+    if crate::config::is_permission_set_role(spec.principal_arn) {
+        return Err("it admits an Identity Center permission set, not one person".into());
+    }
     if bound_of(statement)?.is_none_or(|bound| bound > spec.expires_at) {
         return Err("it is not bounded by the grant's expiry".into());
     }

@@ -430,6 +430,7 @@ async fn an_unreachable_iam_endpoint_is_a_retryable_error_naming_the_call() {
         endpoint_url: Some(format!("http://127.0.0.1:{}", crate::harness::free_port())),
         role_path: "/breakglass/".into(),
         accounts: Vec::new(),
+        identity_center: None,
     };
     let grants = Grants::from_config(&aws).await;
 

@@ -524,6 +524,8 @@ pub struct Extra<'a> {
     pub redis: &'a str,
     /// Appended at the end (new tables).
     pub tail: &'a str,
+    /// `[[responders]]` instead of [`RESPONDERS_TOML`].
+    pub responders: Option<&'a str>,
 }
 
 /// Where IAM is for tests that bring no moto: a closed local port. Every app runs the reconciler,
@@ -596,7 +598,7 @@ sha256 = "{admin}"
 subject = "ops"
 admin = true
 
-{RESPONDERS_TOML}{tail}
+{responders}{tail}
 {aws}
 {audit}
 "#,
@@ -605,6 +607,7 @@ admin = true
         grafana_incident = extra.grafana_incident,
         redis = extra.redis,
         tail = extra.tail,
+        responders = extra.responders.unwrap_or(RESPONDERS_TOML),
         alice = hash(ALICE_TOKEN),
         bob = hash(BOB_TOKEN),
         admin = hash(ADMIN_TOKEN),

@@ -29,6 +29,7 @@ mod graceful_shutdown;
 mod grants_iam;
 mod grants_revoke;
 mod iam_faults;
+mod identity_center;
 mod live_sessions;
 mod process;
 mod reconciler;

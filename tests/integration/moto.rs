@@ -51,6 +51,7 @@ impl Moto {
             endpoint_url: Some(self.url()),
             role_path: role_path.into(),
             accounts: Vec::new(),
+            identity_center: None,
         }
     }
 

@@ -314,3 +314,31 @@ fn a_policy_over_iams_size_limit_is_refused_before_iam() {
         })
     ));
 }
+
+#[test]
+fn a_trust_policy_for_an_identity_center_person_names_their_session_only() {
+    let session =
+        "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Responder_0a1b/alice@example.com";
+    let s = GrantSpec {
+        principal_arn: session,
+        ..spec("pagerduty:PFQZPSY", "alice@example.com")
+    };
+    let out = render(&s).unwrap();
+    let trust = parse(&out.trust_policy);
+    assert_eq!(trust["Statement"][0]["Principal"], json!({"AWS": session}));
+    // The permission-set role itself admits everyone who has the permission set: refused
+    // before any IAM call, whichever way it is written.
+    for whole_set in [
+        "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/eu-west-2/AWSReservedSSO_Responder_0a1b",
+        "arn:aws:iam::111122223333:role/AWSReservedSSO_Responder_0a1b",
+    ] {
+        let s = GrantSpec {
+            principal_arn: whole_set,
+            ..spec("pagerduty:PFQZPSY", "alice@example.com")
+        };
+        assert!(
+            matches!(render(&s), Err(PolicyError::Unsafe { document: "trust policy", .. })),
+            "{whole_set}"
+        );
+    }
+}
