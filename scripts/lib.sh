@@ -48,6 +48,15 @@ ensure_ministack() {
     python3 -m pip install --quiet --user --break-system-packages ministack
 }
 
+# The AWS CLI (PyPI `awscli`) runs `breakglass credentials` as a credential_process in the tests.
+# Install it when it is missing.
+ensure_awscli() {
+  command -v aws >/dev/null 2>&1 && return 0
+  echo "the AWS CLI not found; installing awscli from PyPI..." >&2
+  python3 -m pip install --quiet awscli ||
+    python3 -m pip install --quiet --user --break-system-packages awscli
+}
+
 # Wait until an HTTP server answers at $1 (any status), for up to 30 s.
 wait_http() {
   python3 - "$1" <<'PY'

@@ -55,6 +55,9 @@ pub enum CliError {
     Runtime(std::io::Error),
     #[error("cannot write the output: {0}")]
     Write(String),
+    /// A refusal of the CLI's own, already worded for the responder.
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// A successful (2xx) answer with a JSON body.

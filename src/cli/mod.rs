@@ -9,6 +9,7 @@
 //! output, help text included.
 
 pub mod client;
+mod credentials;
 pub mod output;
 
 use std::io::Write as _;
@@ -95,6 +96,9 @@ pub enum Responder {
         #[command(flatten)]
         api: ApiArgs,
     },
+    /// Print AWS `credential_process` JSON for a breakglass role: reuses your live binding of the
+    /// incident, role and account, or asks for one with --reason; for `aws --profile ...`.
+    Credentials(credentials::CredentialsArgs),
     /// List your incidents (open ones unless --all).
     Incidents {
         /// Include resolved incidents too.
@@ -264,6 +268,7 @@ pub fn export(
 
 async fn execute(command: Responder) -> Result<String, CliError> {
     match command {
+        Responder::Credentials(args) => credentials::run(args).await,
         Responder::Review {
             incident,
             format,

@@ -20,6 +20,7 @@ mod authz_matrix;
 mod bindings_lua;
 mod cli;
 mod config_startup;
+mod credentials_process;
 mod elevation;
 mod elevation_race;
 mod elevation_support;
