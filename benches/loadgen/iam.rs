@@ -175,7 +175,11 @@ pub async fn revocation_lag(base: &str, moto: &Moto, n: usize) -> (Duration, Dur
 /// The same IAM calls for `n` fresh roles of the same shape, straight to moto: the session-ending
 /// deny, the policy listings, the deletion of each inline policy, the role's deletion.
 pub async fn floor(moto: &Moto, n: usize, gate: &Arc<Semaphore>) -> Duration {
-    let iam = moto.client();
+    floor_with(moto.client(), n, gate).await
+}
+
+/// [`floor`] with a given IAM client (one of another account, say).
+pub async fn floor_with(iam: aws_sdk_iam::Client, n: usize, gate: &Arc<Semaphore>) -> Duration {
     let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/alice"},"Action":"sts:AssumeRole"}]}"#;
     let mut setup = tokio::task::JoinSet::new();
     for i in 0..n {

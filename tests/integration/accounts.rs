@@ -6,7 +6,6 @@
 
 use std::time::{Duration, Instant};
 
-use aws_sdk_iam::config::{BehaviorVersion, Credentials, Region};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -68,48 +67,11 @@ async fn start(granter_session: &str) -> Elev {
     Elev { app, moto }
 }
 
-/// An IAM client in `account` on this moto: its credentials come from an AssumeRole into it,
-/// as the service's do.
-async fn iam_in(moto: &Moto, account: &str) -> aws_sdk_iam::Client {
-    let base = Credentials::new("test", "test", None, None, "test");
-    let sts = aws_sdk_sts::Client::from_conf(
-        aws_sdk_sts::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(moto.url())
-            .credentials_provider(base)
-            .build(),
-    );
-    let assumed = sts
-        .assume_role()
-        .role_arn(format!("arn:aws:iam::{account}:role/test-reader"))
-        .role_session_name("test")
-        .send()
-        .await
-        .expect("AssumeRole");
-    let c = assumed.credentials().expect("credentials");
-    let creds = Credentials::new(
-        c.access_key_id(),
-        c.secret_access_key(),
-        Some(c.session_token().to_string()),
-        None,
-        "test",
-    );
-    aws_sdk_iam::Client::from_conf(
-        aws_sdk_iam::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(moto.url())
-            .credentials_provider(creds)
-            .build(),
-    )
-}
-
 async fn roles_in(moto: &Moto, account: &str) -> Vec<String> {
     let iam = if account == OWN {
         moto.client()
     } else {
-        iam_in(moto, account).await
+        moto.client_in(account).await
     };
     let out = iam
         .list_roles()
@@ -171,7 +133,9 @@ async fn a_role_allowed_in_two_accounts_is_granted_in_the_one_asked_for_and_nowh
     assert!(roles_in(&e.moto, OWN).await.is_empty());
 
     // The trust policy in prod names the responder and nobody else.
-    let role = iam_in(&e.moto, PROD)
+    let role = e
+        .moto
+        .client_in(PROD)
         .await
         .get_role()
         .role_name(&role_name)
@@ -245,7 +209,8 @@ async fn a_role_allowed_in_two_accounts_is_granted_in_the_one_asked_for_and_nowh
 async fn the_reconciler_removes_orphans_in_each_account() {
     let e = start("").await;
     for account in [PROD, STAGING] {
-        iam_in(&e.moto, account)
+        e.moto
+            .client_in(account)
             .await
             .create_role()
             .role_name(format!("breakglass-orphan{account}"))

@@ -66,6 +66,42 @@ impl Moto {
         aws_sdk_iam::Client::from_conf(config)
     }
 
+    /// An IAM client in `account` on this moto: its credentials come from an AssumeRole into
+    /// it, as a granter's do (moto serves the account of the credentials an AssumeRole returned).
+    pub async fn client_in(&self, account: &str) -> aws_sdk_iam::Client {
+        let sts = aws_sdk_sts::Client::from_conf(
+            aws_sdk_sts::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new("us-east-1"))
+                .endpoint_url(self.url())
+                .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+                .build(),
+        );
+        let assumed = sts
+            .assume_role()
+            .role_arn(format!("arn:aws:iam::{account}:role/test-reader"))
+            .role_session_name("test")
+            .send()
+            .await
+            .expect("AssumeRole");
+        let c = assumed.credentials().expect("credentials");
+        let creds = Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_string()),
+            None,
+            "test",
+        );
+        aws_sdk_iam::Client::from_conf(
+            aws_sdk_iam::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new("us-east-1"))
+                .endpoint_url(self.url())
+                .credentials_provider(creds)
+                .build(),
+        )
+    }
+
     /// Every role name under `path`, over every page of ListRoles.
     pub async fn roles_under(&self, path: &str) -> Vec<String> {
         let roles: Vec<_> = self
