@@ -255,10 +255,11 @@ fn details(b: &BindingView, now: DateTime<Utc>) -> String {
         (None, Some(expires)) => rows.push(("expires", when(now, expires))),
         (None, None) => {}
     }
-    if b.status == "failed" {
-        if let Some(err) = &b.last_error {
-            rows.push(("error", err.clone()));
-        }
+    match (b.status.as_str(), &b.last_error) {
+        ("failed", Some(err)) => rows.push(("error", err.clone())),
+        // A revocation being retried: why (an account that cannot be reached, say).
+        ("revoking", Some(err)) => rows.push(("retrying", err.clone())),
+        _ => {}
     }
     let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     rows.iter()

@@ -173,3 +173,21 @@ fn long_titles_are_cut_to_keep_one_line_per_incident() {
     assert!(cut.ends_with('…'));
     assert_eq!(truncate("short", TITLE_WIDTH), "short");
 }
+
+#[test]
+fn status_shows_the_account_and_why_a_revocation_is_being_retried() {
+    let mut b = binding("revoking");
+    b.account = Some("prod".into());
+    b.last_error = Some("in account prod (111111111111): cannot assume its granter role".into());
+    let out = status(&b, now());
+    assert!(out.contains("  account   prod\n"), "{out}");
+    assert!(
+        out.contains(
+            "  retrying  in account prod (111111111111): cannot assume its granter role\n"
+        ),
+        "{out}"
+    );
+    // A binding whose revocation has not failed shows no retry.
+    b.last_error = None;
+    assert!(!status(&b, now()).contains("retrying"));
+}
