@@ -342,3 +342,13 @@ fn a_trust_policy_for_an_identity_center_person_names_their_session_only() {
         );
     }
 }
+
+#[test]
+fn a_trust_policy_may_be_as_long_as_iam_allows_and_no_longer() {
+    let s = spec("pagerduty:PFQZPSY", "alice@example.com");
+    let trust = trust_policy(PRINCIPAL, at(EXPIRY));
+    let padded = |len: usize| format!("{trust}{}", " ".repeat(len - trust.len()));
+    assert_eq!(check_trust(&padded(MAX_TRUST_POLICY), &s), Ok(()));
+    let over = check_trust(&padded(MAX_TRUST_POLICY + 1), &s).unwrap_err();
+    assert!(over.contains("over IAM's 2048 characters"), "{over}");
+}
