@@ -66,6 +66,7 @@ impl Elevation {
         let spec = GrantSpec {
             binding_id: b.id.as_str(),
             incident: &incident,
+            account: &account.name,
             subject: &b.subject,
             principal_arn: &b.principal_arn,
             policy: &role.entry.policy,

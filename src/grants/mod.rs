@@ -56,6 +56,7 @@ pub const TAG_INCIDENT: &str = "breakglass:incident";
 pub const TAG_SUBJECT: &str = "breakglass:subject";
 pub const TAG_BINDING: &str = "breakglass:binding";
 pub const TAG_EXPIRES_AT: &str = "breakglass:expires-at";
+pub const TAG_ACCOUNT: &str = "breakglass:account";
 
 /// The inline policy holding the role template's (expiry-bounded) policy.
 pub const INLINE_POLICY_NAME: &str = "breakglass";
@@ -73,6 +74,8 @@ pub struct GrantSpec<'a> {
     pub binding_id: &'a str,
     /// The incident id, `<source>:<native id>`.
     pub incident: &'a str,
+    /// The account the role is made in, by its catalogue name.
+    pub account: &'a str,
     /// The responder, by email.
     pub subject: &'a str,
     /// The responder's AWS principal: the only one the role trusts.

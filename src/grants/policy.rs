@@ -16,7 +16,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Map, Value};
 
-use super::{GrantSpec, TAG_BINDING, TAG_EXPIRES_AT, TAG_INCIDENT, TAG_SUBJECT};
+use super::{GrantSpec, TAG_ACCOUNT, TAG_BINDING, TAG_EXPIRES_AT, TAG_INCIDENT, TAG_SUBJECT};
 
 /// The condition key every Allow statement is bounded by.
 const CURRENT_TIME: &str = "aws:CurrentTime";
@@ -84,6 +84,7 @@ pub fn render(spec: &GrantSpec<'_>) -> Result<Documents, PolicyError> {
             (TAG_SUBJECT, spec.subject),
             (TAG_BINDING, spec.binding_id),
             (TAG_EXPIRES_AT, &expires_at),
+            (TAG_ACCOUNT, spec.account),
         ]
         .into_iter()
         .map(|(key, value)| (key, tag_value(value)))

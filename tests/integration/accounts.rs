@@ -142,6 +142,13 @@ async fn a_role_allowed_in_two_accounts_is_granted_in_the_one_asked_for_and_nowh
         .send()
         .await
         .expect("GetRole in prod");
+    let tagged = role.role().unwrap().tags();
+    assert!(
+        tagged
+            .iter()
+            .any(|t| t.key() == "breakglass:account" && t.value() == "prod"),
+        "{tagged:?}"
+    );
     let trust = policy_json(role.role().unwrap().assume_role_policy_document().unwrap());
     let statements = trust["Statement"].as_array().unwrap();
     assert_eq!(statements.len(), 1, "{trust}");

@@ -27,6 +27,7 @@ fn spec<'a>(binding_id: &'a str, managed_policies: &'a [String]) -> GrantSpec<'a
     GrantSpec {
         binding_id,
         incident: "pagerduty:PFQZPSY",
+        account: "default",
         subject: "alice@example.com",
         principal_arn: ALICE,
         policy: POLICY,
@@ -120,6 +121,7 @@ async fn grant_tags_the_role_with_incident_subject_binding_and_expiry() {
     assert_eq!(
         tags,
         [
+            ("breakglass:account", "default"),
             ("breakglass:binding", "aaaabbbbcccc0002"),
             ("breakglass:expires-at", EXPIRES),
             ("breakglass:incident", "pagerduty:PFQZPSY"),

@@ -97,6 +97,7 @@ async fn granted(moto: &Moto, binding_id: &str, managed: &[String]) -> String {
     let spec = GrantSpec {
         binding_id,
         incident: "pagerduty:PFQZPSY",
+        account: "default",
         subject: "alice@example.com",
         principal_arn: "arn:aws:iam::123456789012:user/alice",
         policy: POLICY,

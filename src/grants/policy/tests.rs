@@ -208,6 +208,7 @@ fn spec<'a>(incident: &'a str, subject: &'a str) -> GrantSpec<'a> {
     GrantSpec {
         binding_id: "abcdefgh12345678",
         incident,
+        account: "default",
         subject,
         principal_arn: PRINCIPAL,
         policy: TEMPLATE,
