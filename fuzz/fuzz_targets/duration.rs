@@ -38,6 +38,7 @@ fuzz_target!(|input: Input| {
         policy: "{}".into(),
         managed_policies: Vec::new(),
         permissions_boundary: None,
+        accounts: None,
         when: Default::default(),
     });
     let mut values = vec![Value::String(input.text.clone())];
